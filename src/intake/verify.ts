@@ -1,0 +1,5 @@
+/** CONTRACT (implementation pending). SPEC §2.3. */
+export type Verification =
+  | { kind: 'verified'; auth: string }
+  | { kind: 'not-entitled'; auth: string }
+  | { kind: 'forged'; auth: string };
