@@ -2,7 +2,6 @@ import type { AccountState } from '../queue/account-state';
 import type { NoticeKind } from '../notify/notice';
 import type { AutomaticRule, Classification } from './classify';
 import type { AccountClaim } from './extract';
-import type { Verification } from './verify';
 
 /**
  * The decision table of SPEC §2.4 as a pure function: every verdict is a value that is recorded on the
@@ -35,8 +34,10 @@ export interface DecideInput {
   /** Only for requests. */
   rateLimit?: RateLimit;
   claim?: AccountClaim;
-  /** Only when the claim names one account. */
-  verification?: Verification;
+  /** False when the From address failed authentication (AUTH_MODE): treated as forged. */
+  authentic?: boolean;
+  /** Only when the claim names one account: the From address may ask for it. */
+  entitled?: boolean;
   /** Only when verified. */
   accountState?: AccountState;
 }
@@ -56,6 +57,9 @@ export function decide(input: DecideInput): Decision {
     return { kind: 'rate-limited', reason: 'rate-limited', account: claimed, reply: input.rateLimit === 'first-over' ? 'rate-limited' : null };
   }
 
+  // Never reply to a forged address: the reply would go to whoever the forger chose (SPEC §2.4).
+  if (required(input.authentic, 'authentic') === false) return { kind: 'review', reason: 'forged', account: claimed, reply: null };
+
   switch (claim.kind) {
     case 'none':
       return { kind: 'review', reason: 'no-account', account: null, reply: 'need-account' };
@@ -68,10 +72,7 @@ export function decide(input: DecideInput): Decision {
   }
 
   const account = claim.account;
-  const verification = required(input.verification, 'verification');
-  // Never reply to a forged address: the reply would go to whoever the forger chose (SPEC §2.4).
-  if (verification.kind === 'forged') return { kind: 'review', reason: 'forged', account, reply: null };
-  if (verification.kind === 'not-entitled') return { kind: 'review', reason: 'not-entitled', account, reply: 'pending-review' };
+  if (!required(input.entitled, 'entitled')) return { kind: 'review', reason: 'not-entitled', account, reply: 'pending-review' };
 
   const state = required(input.accountState, 'accountState');
   switch (state) {

@@ -80,12 +80,22 @@ export function rebuildJobId(account: string): string {
   return `a-${account}`;
 }
 
+export interface RebuildRetry {
+  /** Tries per rebuild, the first included. */
+  attempts: number;
+  /** First backoff delay; each retry waits twice as long as the one before. */
+  delayMs: number;
+}
+
+export const DEFAULT_REBUILD_RETRY: RebuildRetry = { attempts: 5, delayMs: 30_000 };
+
 export class RebuildQueue {
   readonly queue: Queue<RebuildJobData>;
 
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    private readonly retry: RebuildRetry = DEFAULT_REBUILD_RETRY,
   ) {
     this.queue = new Queue<RebuildJobData>(REBUILD_QUEUE, {
       connection: redis,
@@ -97,6 +107,10 @@ export class RebuildQueue {
         removeOnFail: false,
       },
     });
+  }
+
+  private jobRetry() {
+    return { attempts: this.retry.attempts, backoff: { type: 'exponential', delay: this.retry.delayMs } };
   }
 
   private key(...parts: string[]): string {
@@ -116,7 +130,7 @@ export class RebuildQueue {
    * repeat and to race with the backlog feeder: the job is added before the backlog entry is removed,
    * so a crash in between leaves the account queued (twice noted, once run), never lost.
    */
-  async prioritize(account: string, source: RebuildJobData['source'] = 'request', attempts = 5): Promise<PrioritizeOutcome> {
+  async prioritize(account: string, source: RebuildJobData['source'] = 'request'): Promise<PrioritizeOutcome> {
     const jobId = rebuildJobId(account);
     let outcome: PrioritizeOutcome | null = null;
     let job = await this.queue.getJob(jobId);
@@ -127,7 +141,7 @@ export class RebuildQueue {
     }
     if (!job) {
       if ((await this.redis.hget(this.key('account-state'), account)) === 'done') return 'done';
-      await this.queue.add('rebuild', { account, source }, { jobId, priority: PRIORITY.request, attempts, backoff: { type: 'exponential', delay: 30_000 } });
+      await this.queue.add('rebuild', { account, source }, { jobId, priority: PRIORITY.request, ...this.jobRetry() });
       await this.setState(account, '');
       job = await this.queue.getJob(jobId);
       outcome ??= 'added';
@@ -154,7 +168,7 @@ export class RebuildQueue {
       this.key('backlog'),
       this.key('backlog', 'seq'),
       this.key('account-state'),
-      `${this.bullKey('')}${'a-'}`,
+      this.bullKey(rebuildJobId('')),
       ...accounts,
     )) as number;
   }
@@ -163,7 +177,7 @@ export class RebuildQueue {
    * Moves backlog accounts into BullMQ so that about `target` jobs are waiting. Returns how many moved.
    * Runs in every worker process; two feeders racing add the same job ids, which BullMQ ignores.
    */
-  async feed(target: number, attempts = 5): Promise<number> {
+  async feed(target: number): Promise<number> {
     const waiting = await this.queue.getJobCountByTypes('prioritized', 'waiting');
     if (waiting >= target) return 0;
     const accounts = await this.redis.zrange(this.key('backlog'), '0', String(target - waiting - 1));
@@ -174,7 +188,7 @@ export class RebuildQueue {
       fresh.map((account) => ({
         name: 'rebuild',
         data: { account, source: 'backlog' as const },
-        opts: { jobId: rebuildJobId(account), priority: PRIORITY.backlog, attempts, backoff: { type: 'exponential', delay: 30_000 } },
+        opts: { jobId: rebuildJobId(account), priority: PRIORITY.backlog, ...this.jobRetry() },
       })),
     );
     await this.redis.zrem(this.key('backlog'), ...accounts);

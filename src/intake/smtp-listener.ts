@@ -1,0 +1,195 @@
+import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
+import type { Envelope, Outcome } from './handle-message';
+
+/**
+ * The SMTP (or LMTP) listener: smtp-server options and callbacks, and the mapping from outcomes to SMTP
+ * replies (SPEC §4.4). It knows nothing of the flow beyond the one function it calls.
+ */
+
+export interface ListenerSettings {
+  host: string;
+  port: number;
+  lmtp: boolean;
+  maxSize: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  idleTimeoutMs: number;
+  sessionTimeoutMs: number;
+  maxRecipients: number;
+  intakeAddresses: readonly string[];
+  tlsKeyFile?: string;
+  tlsCertFile?: string;
+  /** How long a message may take to be stored before the sender is told to retry. */
+  handleTimeoutMs?: number;
+}
+
+export type MessageHandler = (raw: Buffer, envelope: Envelope) => Promise<Outcome>;
+
+class SmtpReply extends Error {
+  constructor(
+    readonly responseCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Listener {
+  server: SMTPServer;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startListener(settings: ListenerSettings, handle: MessageHandler, log: Logger, metrics: Metrics): Promise<Listener> {
+  const intake = new Set(settings.intakeAddresses.map((a) => a.toLowerCase()));
+  const perIp = new Map<string, number>();
+  const sessionTimers = new Map<string, NodeJS.Timeout>();
+  const handleTimeoutMs = settings.handleTimeoutMs ?? 20_000;
+  const tls = settings.tlsKeyFile && settings.tlsCertFile ? { key: readFileSync(settings.tlsKeyFile), cert: readFileSync(settings.tlsCertFile) } : null;
+
+  const options: SMTPServerOptions = {
+    lmtp: settings.lmtp,
+    name: 'rebuild-desk',
+    banner: 'rebuild-desk priority rebuild requests',
+    size: settings.maxSize,
+    authOptional: true,
+    disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    hideSTARTTLS: !tls,
+    ...(tls ?? {}),
+    maxClients: settings.maxConnections,
+    socketTimeout: settings.idleTimeoutMs,
+    closeTimeout: 5_000,
+    logger: false,
+
+    onConnect(session, callback) {
+      const ip = session.remoteAddress;
+      const count = (perIp.get(ip) ?? 0) + 1;
+      perIp.set(ip, count);
+      if (count > settings.maxConnectionsPerIp) {
+        return callback(new SmtpReply(421, '4.7.0 Too many connections from your address, try again later'));
+      }
+      // A client that keeps a session open for ever (slowloris) holds a connection slot: cut it off.
+      const timer = setTimeout(() => closeSession(session.id), settings.sessionTimeoutMs);
+      timer.unref();
+      sessionTimers.set(session.id, timer);
+      callback();
+    },
+
+    onClose(session) {
+      const ip = session.remoteAddress;
+      const count = (perIp.get(ip) ?? 1) - 1;
+      if (count <= 0) perIp.delete(ip);
+      else perIp.set(ip, count);
+      clearTimeout(sessionTimers.get(session.id));
+      sessionTimers.delete(session.id);
+    },
+
+    onMailFrom(_address, _session, callback) {
+      callback();
+    },
+
+    onRcptTo(address, session, callback) {
+      if (!intake.has(address.address.toLowerCase())) {
+        return callback(new SmtpReply(550, '5.1.1 No such mailbox here: this server only takes priority rebuild requests'));
+      }
+      if (session.envelope.rcptTo.length >= settings.maxRecipients) {
+        return callback(new SmtpReply(452, '4.5.3 Too many recipients'));
+      }
+      callback();
+    },
+
+    onData(stream, session, callback) {
+      readMessage(stream, settings.maxSize)
+        .then(async (raw) => {
+          if (!raw) return reply(callback, new SmtpReply(552, `5.3.4 Message too big: the limit is ${settings.maxSize} bytes`));
+          const outcome = await withTimeout(handle(raw, envelopeOf(session)), handleTimeoutMs);
+          reply(callback, null, `2.0.0 Accepted as ${outcome.id}`);
+        })
+        .catch((err: unknown) => {
+          log.error({ err, session: session.id }, 'message could not be stored; sender told to retry');
+          reply(callback, new SmtpReply(451, '4.3.0 Could not store your message right now, please try again later'));
+        });
+    },
+  };
+
+  function reply(callback: (err?: Error | null, message?: string) => void, err: SmtpReply | null, message?: string): void {
+    metrics.smtpReplies.inc({ code: err ? String(err.responseCode) : '250' });
+    if (err) callback(err);
+    else callback(null, message);
+  }
+
+  const server = new SMTPServer(options);
+
+  /** smtp-server has no public call to end one session; its connection set is the way in. */
+  function closeSession(id: string): void {
+    const connections = (server as unknown as { connections: Set<{ id: string; send(code: number, text: string): void; close(): void }> }).connections;
+    for (const connection of connections) {
+      if (connection.id !== id) continue;
+      log.info({ session: id }, 'SMTP session over its time limit, closing');
+      connection.send(421, '4.4.2 Session time limit reached, closing');
+      connection.close();
+    }
+  }
+  server.on('error', (err) => log.warn({ err }, 'SMTP connection error'));
+
+  await new Promise<void>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.listen(settings.port, settings.host, () => {
+      server.server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.server.address();
+  const port = typeof address === 'object' && address ? address.port : settings.port;
+  log.info({ host: settings.host, port, lmtp: settings.lmtp, tls: Boolean(tls) }, 'listening for requests');
+
+  return {
+    server,
+    port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * Reads the whole message, or returns null when it is over the size limit. smtp-server keeps
+ * streaming after `sizeExceeded`, so the rest is drained before the 552 is sent; otherwise the
+ * client would still be sending DATA when the reply arrives.
+ */
+async function readMessage(stream: Readable & { sizeExceeded?: boolean }, maxSize: number): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size <= maxSize) chunks.push(chunk as Buffer);
+  }
+  if (stream.sizeExceeded || size > maxSize) return null;
+  return Buffer.concat(chunks, size);
+}
+
+function envelopeOf(session: SMTPServerSession): Envelope {
+  const mailFrom = session.envelope.mailFrom;
+  return {
+    from: mailFrom ? mailFrom.address.toLowerCase() : '',
+    to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
+    remoteAddress: session.remoteAddress,
+    helo: session.hostNameAppearsAs ?? '',
+  };
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`not stored within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
