@@ -220,9 +220,8 @@ async function readAccountsFile(file: string): Promise<{ table: Table; info: Loa
     if (carry) handleLine(carry, 0, carry.length, ++lineNumber);
   } catch (err) {
     stream.destroy();
-    if (err instanceof Error && 'code' in err && typeof err.code === 'string') {
-      throw new Error(`${file}: cannot read the accounts file (${err.code})`, { cause: err });
-    }
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code === 'string') throw new Error(`${file}: cannot read the accounts file (${code})`, { cause: err });
     throw err;
   }
   if (!columns) throw new Error(`${file}: the accounts file is empty (expected a header line account,addresses[,server])`);
