@@ -106,8 +106,11 @@ function subjectAfterPhrase(subject: string): string {
  */
 const KEYWORD = /(?<![\p{L}\p{N}@._-])(?:account|user|login)(?:[ \t]*[-_]?[ \t]*(?:name|id))?(?![\p{L}\p{N}@_-])/giu;
 
-/** An address anywhere: no spaces, brackets, quotes or list separators around the `@`. */
-const ADDRESS = /[^\s<>()[\]{}"'`“”‘’«»,;:|]+@[^\s<>()[\]{}"'`“”‘’«»,;:|]+/gu;
+/**
+ * Longest word worth reading: an account name is at most 254 characters (account-name.ts). Longer
+ * runs are skipped unread, which also keeps the trimming regexes linear on hostile text.
+ */
+const MAX_WORD_LENGTH = 256;
 
 /** Words between a keyword and the name: "account name is jdoe", "user's name: jdoe", "login = jdoe". */
 const CONNECTORS = new Set(['is', 'was', 'name', 'names', 'id', 's', 'ist', 'est']);
@@ -165,7 +168,7 @@ function scan(text: string, ctx: NameContext, isSubject: boolean): Found[] {
       break;
     }
   }
-  for (const match of text.matchAll(ADDRESS)) keep(match.index, trimWord(match[0]), false);
+  for (const word of addressWords(text)) keep(word.at, word.text, false);
 
   return found.sort((a, b) => a.at - b.at);
 }
@@ -177,7 +180,25 @@ function* words(text: string, from: number, limit: number): Generator<{ at: numb
   for (let i = 0; i < limit; i++) {
     const match = word.exec(text);
     if (!match) return;
-    yield { at: match.index, text: trimWord(match[0]) };
+    yield { at: match.index, text: match[0].length > MAX_WORD_LENGTH ? '' : trimWord(match[0]) };
+  }
+}
+
+/** Characters that end an address written in running text: spaces, brackets, quotes, list separators. */
+const ADDRESS_STOP = /[\s<>()[\]{}"'`“”‘’«»,;:|]/u;
+
+/**
+ * Every run of address characters holding an `@`, found from each `@` outwards rather than with a
+ * regular expression, which would rescan a long run once per starting position.
+ */
+function* addressWords(text: string): Generator<{ at: number; text: string }> {
+  for (let at = text.indexOf('@'); at !== -1; ) {
+    let start = at;
+    while (start > 0 && !ADDRESS_STOP.test(text[start - 1]!)) start--;
+    let end = at + 1;
+    while (end < text.length && !ADDRESS_STOP.test(text[end]!)) end++;
+    if (start < at && end > at + 1 && end - start <= MAX_WORD_LENGTH) yield { at: start, text: trimWord(text.slice(start, end)) };
+    at = text.indexOf('@', end);
   }
 }
 

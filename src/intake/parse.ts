@@ -6,7 +6,7 @@
  * NUL bytes, invalid UTF-8) is returned as well as it can be and flagged `malformed`, so the request is
  * still recorded and staff still see it (SPEC §4.4).
  */
-import { MailParser } from 'mailparser';
+import { MailParser, parseAddressHeader } from 'mailparser';
 import type { AddressObject, AttachmentStream, EmailAddress, HeaderValue, MessageText } from 'mailparser';
 
 export interface Mailbox {
@@ -84,7 +84,7 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
 
   return {
     messageId: messageId || null,
-    from: mime.from !== undefined ? firstMailbox(mime.from) : null,
+    from: firstMailbox(mime.from ?? fromRawHeader(headers)),
     subject: stripControlCharacters(subject).trim(),
     text,
     headers,
@@ -160,7 +160,14 @@ function isAddressObject(value: HeaderValue | undefined): value is AddressObject
   return typeof value === 'object' && value !== null && !Array.isArray(value) && Array.isArray((value as Partial<AddressObject>).value);
 }
 
-function firstMailbox(header: AddressObject): Mailbox | null {
+/** When mailparser gave up before the headers (an oversized header block), From as written. */
+function fromRawHeader(headers: ReadonlyMap<string, string[]>): AddressObject | undefined {
+  const value = headers.get('from')?.[0];
+  return value === undefined ? undefined : parseAddressHeader(value);
+}
+
+function firstMailbox(header: AddressObject | undefined): Mailbox | null {
+  if (!header) return null;
   const first = flatten(header.value)[0];
   if (!first) return null;
   return { address: (first.address ?? '').trim().toLowerCase(), name: first.name ?? '' };
@@ -235,15 +242,20 @@ function declaresMultipart(headers: ReadonlyMap<string, string[]>): boolean {
 function hasBrokenBase64(raw: Buffer): boolean {
   const head = raw.subarray(0, MAX_BASE64_SCAN_BYTES).toString('latin1');
   const marker = /^content-transfer-encoding:[ \t]*base64[ \t]*\r?$/gim;
+  const blank = /\r?\n\r?\n/g;
   for (let m = marker.exec(head); m; m = marker.exec(head)) {
-    const blank = /\r?\n\r?\n/g;
     blank.lastIndex = m.index;
     const start = blank.exec(head);
-    if (!start) continue;
-    for (const line of head.slice(start.index + start[0].length).split(/\r?\n/)) {
-      if (line.startsWith('--')) break;
-      if (!/^[A-Za-z0-9+/=\s]*$/.test(line)) return true;
+    if (!start) return false;
+    // The part's body, up to its next boundary line; the next search starts there, so the scan is linear.
+    let line = start.index + start[0].length;
+    while (line < head.length && !head.startsWith('--', line)) {
+      let end = head.indexOf('\n', line);
+      if (end === -1) end = head.length;
+      if (!/^[A-Za-z0-9+/=\s]*$/.test(head.slice(line, end))) return true;
+      line = end + 1;
     }
+    marker.lastIndex = Math.max(marker.lastIndex, line);
   }
   return false;
 }
@@ -268,18 +280,35 @@ const ENTITIES: Record<string, string> = { nbsp: ' ', amp: '&', lt: '<', gt: '>'
 
 /**
  * The HTML → text reading used when mailparser produced none (HTML past MAX_HTML_TO_CONVERT, or an
- * HTML-only part it does not convert). Quoted blocks are dropped: extract ignores them anyway.
+ * HTML-only part it does not convert). Quoted blocks are dropped: extract ignores them anyway. Every
+ * step is a single forward scan, since this is the path a hostile oversized HTML part takes.
  */
 function htmlToPlainText(html: string): string {
-  return html
-    .replace(/<(script|style|head|blockquote)\b[^>]*>[\s\S]*?<\/\1\s*>/gi, ' ')
-    .replace(/<br\s*\/?>|<\/(p|div|li|tr|h[1-6])\s*>/gi, '\n')
-    .replace(/<[^>]*>/g, '')
-    .replace(/&(#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z]+);/gi, (whole, name: string) => {
+  return dropBlocks(html)
+    .replace(/<br\s*\/?>|<\/(?:p|div|li|tr|h[1-6])\s*>/gi, '\n')
+    .replace(/<[^<>]*>/g, '')
+    .replace(/&(#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z]{2,8});/gi, (whole, name: string) => {
       if (name[0] !== '#') return ENTITIES[name.toLowerCase()] ?? whole;
       const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
       return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : ' ';
     })
     .replace(/[ \t]+/g, ' ')
     .trim();
+}
+
+/** Removes script, style, head and blockquote elements with their content; an unclosed one runs to the end. */
+function dropBlocks(html: string): string {
+  const lower = html.toLowerCase();
+  const open = /<(script|style|head|blockquote)\b/g;
+  let out = '';
+  let from = 0;
+  for (let m = open.exec(lower); m; m = open.exec(lower)) {
+    out += html.slice(from, m.index) + ' ';
+    const close = lower.indexOf(`</${m[1]}`, open.lastIndex);
+    if (close === -1) return out;
+    const end = lower.indexOf('>', close);
+    if (end === -1) return out;
+    from = open.lastIndex = end + 1;
+  }
+  return out + html.slice(from);
 }

@@ -90,11 +90,25 @@ describe('limits on untrusted input', () => {
     expect(msg.text).not.toMatch(/[\ud800-\udbff]$/);
   });
 
+  test('a header block too large for mailparser still gives From and Subject', async () => {
+    const raw = Buffer.from(`From: Jo <JO@example.org>\nSubject: Priority rebuild\nX-Big: ${'x'.repeat(2 * 1024 * 1024)}\n\nbody\n`);
+    const msg = await parseMessage(raw);
+    expect(msg.from).toEqual({ address: 'jo@example.org', name: 'Jo' });
+    expect(msg.subject).toBe('Priority rebuild');
+  });
+
   test('the header block is capped', async () => {
     const raw = Buffer.from(`From: a@example.org\n${'X-Filler: 0123456789abcdef0123456789abcdef\n'.repeat(5000)}Subject: Priority rebuild\n\nbody\n`);
     const msg = await parseMessage(raw);
     expect(msg.headerBlock.length).toBe(MAX_HEADER_BLOCK_LENGTH);
     expect(msg.subject).toBe('Priority rebuild');
+  });
+
+  test('HTML too large to convert in full is still read from its start, quotes and scripts left out', async () => {
+    const html = `<html><head><style>p{}</style></head><body><p>My&nbsp;login: <b>alice</b></p><blockquote>account: bob</blockquote><script>x()</script>${'<p>filler</p>'.repeat(120_000)}</body></html>`;
+    const msg = await parseMessage(Buffer.from(`From: a@example.org\nSubject: Priority rebuild\nContent-Type: text/html; charset=utf-8\n\n${html}`));
+    expect(msg.text.startsWith('My login: alice')).toBe(true);
+    expect(msg.text).not.toMatch(/bob|x\(\)|p\{\}/);
   });
 
   test('attachments are read past without holding up the parse', async () => {
