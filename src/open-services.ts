@@ -34,7 +34,7 @@ export async function openServices(config: Config, log: Logger, options: { watch
   }
 
   const requests = new RequestStore(redis, config.QUEUE_PREFIX);
-  const rebuilds = new RebuildQueue(redis, config.QUEUE_PREFIX, { attempts: config.REBUILD_ATTEMPTS, delayMs: 30_000 });
+  const rebuilds = new RebuildQueue(redis, config.QUEUE_PREFIX, { attempts: config.REBUILD_ATTEMPTS, delayMs: config.REBUILD_RETRY_DELAY_MS });
   const notices = new NoticeQueue(redis, config.QUEUE_PREFIX);
   const metrics = new Metrics();
   return {

@@ -17,7 +17,7 @@ import { startRebuildWorker } from './worker/rebuild-worker';
  */
 export type Stop = () => Promise<void>;
 
-export async function startIntake(services: Services): Promise<Stop> {
+export async function startIntake(services: Services): Promise<{ port: number; stop: Stop }> {
   const { config, log, metrics } = services;
   // Templates are checked by every role, so a broken one stops start-up wherever it is deployed.
   await loadTemplates(config.TEMPLATES_DIR);
@@ -41,7 +41,7 @@ export async function startIntake(services: Services): Promise<Stop> {
     log,
     metrics,
   );
-  return listener.close;
+  return { port: listener.port, stop: listener.close };
 }
 
 export async function startWorkers(services: Services): Promise<Stop> {
@@ -69,8 +69,14 @@ export async function startWorkers(services: Services): Promise<Stop> {
       simulatedMs: config.SIMULATED_REBUILD_MS,
     },
     rebuilds,
-    onDone: (account) => notifyCompleted(account, { requests, notices }),
-    onFailed: (account, detail) => notifyFailed(account, { requests, notices }, detail),
+    lockDurationMs: config.REBUILD_LOCK_MS,
+    stalledIntervalMs: Math.max(1_000, Math.floor(config.REBUILD_LOCK_MS / 2)),
+    onDone: async (account) => {
+      await notifyCompleted(account, { requests, notices });
+    },
+    onFailed: async (account, detail) => {
+      await notifyFailed(account, { requests, notices }, detail);
+    },
     metrics,
     log,
   });
