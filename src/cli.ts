@@ -100,7 +100,7 @@ async function runRoles(role: 'serve' | 'intake' | 'worker' | 'web', config: Con
   try {
     services = await openServices(config, log, { watchDirectory: true });
     if (role === 'serve' || role === 'worker') stops.push(await startWorkers(services));
-    if (role === 'serve' || role === 'web') stops.push(await startWebRole(services));
+    if (role === 'serve' || role === 'web') stops.push(await startWebRole(services, role === 'serve' ? 'serve' : 'web'));
     if (role === 'serve' || role === 'intake') stops.push((await startIntake(services)).stop);
   } catch (err) {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);

@@ -8,7 +8,7 @@ import { startNoticeWorker } from './notify/notice-worker';
 import { loadTemplates } from './notify/render';
 import { createMailer } from './notify/send';
 import type { Services } from './services';
-import { startWeb } from './web/app';
+import { NoStaffLoginError, startWeb } from './web/app';
 import { startRebuildWorker } from './worker/rebuild-worker';
 
 /**
@@ -86,9 +86,22 @@ export async function startWorkers(services: Services): Promise<Stop> {
   };
 }
 
-export async function startWebRole(services: Services): Promise<Stop> {
-  const web = await startWeb(services);
-  return web.close;
+/**
+ * The staff web. Without any staff login it refuses to start (there is no default password); under
+ * `serve` the rest of the bot still runs, so a newcomer's `npm start` takes requests at once, and the
+ * warning says how to get the review pages.
+ */
+export async function startWebRole(services: Services, role: 'serve' | 'web'): Promise<Stop> {
+  try {
+    const web = await startWeb(services);
+    return web.close;
+  } catch (err) {
+    if (role === 'serve' && err instanceof NoStaffLoginError) {
+      services.log.warn(err.message + ' The staff web is NOT running; SMTP intake and workers are.');
+      return async () => undefined;
+    }
+    throw err;
+  }
 }
 
 /** Stops every role, newest first, on SIGINT or SIGTERM; a second signal exits at once. */
