@@ -54,6 +54,8 @@ function isEntitled(record: RequestRecord, account: string): boolean {
   if (!record.from) return false; // nobody to answer
   // Staff may have reassigned the request to another account since it claimed this one.
   if (record.account?.toLowerCase() !== account.toLowerCase()) return false;
+  // A forged sender is never written to (SPEC §5), even after staff queued the account by other means.
+  if (record.decision.kind === 'review' && record.decision.reason === 'forged') return false;
   const kind = record.decision.kind;
   return kind === 'prioritize' || kind === 'unchanged' || record.review === 'approved';
 }

@@ -131,6 +131,14 @@ describe('when a rebuild finishes', () => {
     expect(mail.parsed.headers.get('x-rebuild-desk-loop')).toBe(stranger);
   });
 
+  it('a forged sender is never told, even after staff approved the request', async () => {
+    const forged = await store(OWNER, { kind: 'review', reason: 'forged', account: ACCOUNT, reply: null });
+    await requests.resolveReview(forged, 'approved', { at: Date.now(), by: 'alice', action: 'approve' });
+
+    expect(await notifyCompleted(ACCOUNT, { requests, notices })).toBe(0);
+    expect(await jobsOfKind('completed')).toHaveLength(0);
+  });
+
   it('nobody is told about an account that came from the backlog without a request', async () => {
     expect(await notifyCompleted('backlog-only@provider.example', { requests, notices })).toBe(0);
     expect(await notifyFailed('backlog-only@provider.example', { requests, notices }, 'exit 1')).toBe(0);
