@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { AccountDirectory } from './accounts/directory';
+import type { AccountLookup } from './accounts/directory';
 import type { Config } from './config';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
@@ -18,6 +18,6 @@ export interface Services {
   requests: RequestStore;
   rebuilds: RebuildQueue;
   notices: NoticeQueue;
-  directory: AccountDirectory;
+  directory: AccountLookup;
   metrics: Metrics;
 }
