@@ -91,8 +91,9 @@ export function startRebuildWorker(deps: RebuildWorkerDeps): RebuildWorker {
     }
   };
 
+  const connection = workerConnection(deps.redisUrl);
   const worker = new Worker<RebuildJobData>(REBUILD_QUEUE, processor, {
-    connection: workerConnection(deps.redisUrl),
+    connection,
     prefix: deps.prefix,
     concurrency: deps.concurrency,
     lockDuration: deps.lockDurationMs ?? 60_000,
@@ -125,6 +126,9 @@ export function startRebuildWorker(deps: RebuildWorkerDeps): RebuildWorker {
     close: async () => {
       clearInterval(feedTimer);
       await worker.close();
+      // The worker does not close a connection it was given; this one is ours, and left open it keeps
+      // reconnecting for ever and the process never exits.
+      await connection.quit().catch(() => connection.disconnect());
     },
   };
 }
