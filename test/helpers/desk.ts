@@ -5,6 +5,10 @@ import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/log';
 import { openServices, type OpenedServices } from '../../src/open-services';
 import { startIntake, startWorkers, type Stop } from '../../src/roles';
+import { handleMessage } from '../../src/intake/handle-message';
+import { intakeDeps } from '../../src/intake/intake-deps';
+import { startListener, type Listener } from '../../src/intake/smtp-listener';
+import type { Authenticator } from '../../src/intake/verify';
 import { testPrefix } from './redis-server';
 
 /** The example accounts, as shipped: jdoe@, alice@ and bob@example.com among them. */
@@ -75,4 +79,30 @@ export async function waitUntil<T>(check: () => Promise<T | undefined | false> |
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A second SMTP listener on the desk's services whose flow uses `authenticate` instead of the one
+ * AUTH_MODE builds: how tests give `verify` a DNS resolver that serves keys and policies from memory.
+ */
+export async function startListenerWith(desk: Desk, authenticate: Authenticator): Promise<Listener> {
+  const { config, log, metrics } = desk.services;
+  const deps = { ...intakeDeps(desk.services), authenticate };
+  return startListener(
+    {
+      host: config.SMTP_HOST,
+      port: 0,
+      lmtp: config.SMTP_LMTP,
+      maxSize: config.SMTP_MAX_SIZE,
+      maxConnections: config.SMTP_MAX_CONNECTIONS,
+      maxConnectionsPerIp: config.SMTP_MAX_CONNECTIONS_PER_IP,
+      idleTimeoutMs: config.SMTP_IDLE_TIMEOUT_MS,
+      sessionTimeoutMs: config.SMTP_SESSION_TIMEOUT_MS,
+      maxRecipients: config.SMTP_MAX_RECIPIENTS,
+      intakeAddresses: config.INTAKE_ADDRESSES,
+    },
+    (raw, envelope) => handleMessage(raw, envelope, deps),
+    log,
+    metrics,
+  );
 }
