@@ -33,6 +33,7 @@ export async function startIntake(services: Services): Promise<{ port: number; s
       idleTimeoutMs: config.SMTP_IDLE_TIMEOUT_MS,
       sessionTimeoutMs: config.SMTP_SESSION_TIMEOUT_MS,
       maxRecipients: config.SMTP_MAX_RECIPIENTS,
+      maxHeaderSize: config.SMTP_MAX_HEADER_SIZE,
       intakeAddresses: config.INTAKE_ADDRESSES,
       tlsKeyFile: config.SMTP_TLS_KEY,
       tlsCertFile: config.SMTP_TLS_CERT,

@@ -20,6 +20,8 @@ export interface ListenerSettings {
   idleTimeoutMs: number;
   sessionTimeoutMs: number;
   maxRecipients: number;
+  /** Bytes up to the blank line that ends the header section (SMTP_MAX_HEADER_SIZE). */
+  maxHeaderSize: number;
   intakeAddresses: readonly string[];
   tlsKeyFile?: string;
   tlsCertFile?: string;
@@ -47,6 +49,8 @@ export interface Listener {
 export async function startListener(settings: ListenerSettings, handle: MessageHandler, log: Logger, metrics: Metrics): Promise<Listener> {
   const intake = new Set(settings.intakeAddresses.map((a) => a.toLowerCase()));
   const perIp = new Map<string, number>();
+  /** Sessions counted in perIp: smtp-server also calls onClose for connections it refused before onConnect. */
+  const counted = new Set<string>();
   const sessionTimers = new Map<string, NodeJS.Timeout>();
   const handleTimeoutMs = settings.handleTimeoutMs ?? 20_000;
   const tls = settings.tlsKeyFile && settings.tlsCertFile ? { key: readFileSync(settings.tlsKeyFile), cert: readFileSync(settings.tlsCertFile) } : null;
@@ -69,6 +73,7 @@ export async function startListener(settings: ListenerSettings, handle: MessageH
       const ip = session.remoteAddress;
       const count = (perIp.get(ip) ?? 0) + 1;
       perIp.set(ip, count);
+      counted.add(session.id);
       if (count > settings.maxConnectionsPerIp) {
         return callback(new SmtpReply(421, '4.7.0 Too many connections from your address, try again later'));
       }
@@ -80,10 +85,12 @@ export async function startListener(settings: ListenerSettings, handle: MessageH
     },
 
     onClose(session) {
-      const ip = session.remoteAddress;
-      const count = (perIp.get(ip) ?? 1) - 1;
-      if (count <= 0) perIp.delete(ip);
-      else perIp.set(ip, count);
+      if (counted.delete(session.id)) {
+        const ip = session.remoteAddress;
+        const count = (perIp.get(ip) ?? 1) - 1;
+        if (count <= 0) perIp.delete(ip);
+        else perIp.set(ip, count);
+      }
       clearTimeout(sessionTimers.get(session.id));
       sessionTimers.delete(session.id);
     },
@@ -103,9 +110,12 @@ export async function startListener(settings: ListenerSettings, handle: MessageH
     },
 
     onData(stream, session, callback) {
-      readMessage(stream, settings.maxSize)
+      readMessage(stream, settings.maxSize, settings.maxHeaderSize)
         .then(async (raw) => {
-          if (!raw) return reply(callback, new SmtpReply(552, `5.3.4 Message too big: the limit is ${settings.maxSize} bytes`));
+          if (raw === 'too-big') return reply(callback, new SmtpReply(552, `5.3.4 Message too big: the limit is ${settings.maxSize} bytes`));
+          // 552 5.3.4 like the size limit rather than 554 5.6.0: the message is not malformed (that we
+          // accept, SPEC §4.4), it is more header than this system takes, and will be on every retry.
+          if (raw === 'header-too-big') return reply(callback, new SmtpReply(552, `5.3.4 Header section too big: the limit is ${settings.maxHeaderSize} bytes`));
           const outcome = await withTimeout(handle(raw, envelopeOf(session)), handleTimeoutMs);
           reply(callback, null, `2.0.0 Accepted as ${outcome.id}`);
         })
@@ -155,19 +165,49 @@ export async function startListener(settings: ListenerSettings, handle: MessageH
 }
 
 /**
- * Reads the whole message, or returns null when it is over the size limit. smtp-server keeps
- * streaming after `sizeExceeded`, so the rest is drained before the 552 is sent; otherwise the
- * client would still be sending DATA when the reply arrives.
+ * Reads the whole message, or says which limit it broke. smtp-server keeps streaming after
+ * `sizeExceeded`, so the rest is drained before the 552 is sent; otherwise the client would still be
+ * sending DATA when the reply arrives. Nothing past a broken limit is kept in memory.
+ *
+ * The header section is every byte before the first empty line. mailparser holds it whole in memory
+ * and scans it line by line, and so does every header lookup after it: one 1 MB header line or 10,000
+ * headers cost far more than their size, so the header gets a limit of its own, well under the
+ * message's. A message with no empty line at all is all header, as RFC 5322 §2.1 reads it.
  */
-async function readMessage(stream: Readable & { sizeExceeded?: boolean }, maxSize: number): Promise<Buffer | null> {
+async function readMessage(stream: Readable & { sizeExceeded?: boolean }, maxSize: number, maxHeaderSize: number): Promise<Buffer | 'too-big' | 'header-too-big'> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    if (size <= maxSize) chunks.push(chunk as Buffer);
+  let headerEnded = false;
+  let headerTooBig = false;
+  let tail = Buffer.alloc(0); // the last bytes seen, so an empty line split across chunks is found
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    if (!headerEnded && !headerTooBig) {
+      const window = Buffer.concat([tail, chunk]);
+      const end = headerEnd(window, size === 0);
+      if (end >= 0) {
+        headerEnded = true;
+        headerTooBig = size - tail.length + end > maxHeaderSize;
+      } else if (size + chunk.length > maxHeaderSize) {
+        headerTooBig = true;
+      }
+      tail = window.subarray(Math.max(0, window.length - 3));
+    }
+    size += chunk.length;
+    if (size <= maxSize && !headerTooBig) chunks.push(chunk);
   }
-  if (stream.sizeExceeded || size > maxSize) return null;
+  if (stream.sizeExceeded || size > maxSize) return 'too-big';
+  if (headerTooBig) return 'header-too-big';
   return Buffer.concat(chunks, size);
+}
+
+/** Offset of the empty line (after LF: LF or CRLF; or one the message starts with) that ends the header section, or -1. */
+function headerEnd(buf: Buffer, atStart: boolean): number {
+  if (atStart && (buf[0] === 0x0a || (buf[0] === 0x0d && buf[1] === 0x0a))) return 0;
+  for (let i = buf.indexOf(0x0a); i >= 0 && i < buf.length - 1; i = buf.indexOf(0x0a, i + 1)) {
+    if (buf[i + 1] === 0x0a) return i + 1;
+    if (buf[i + 1] === 0x0d && buf[i + 2] === 0x0a) return i + 1;
+  }
+  return -1;
 }
 
 function envelopeOf(session: SMTPServerSession): Envelope {

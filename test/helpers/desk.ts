@@ -99,6 +99,7 @@ export async function startListenerWith(desk: Desk, authenticate: Authenticator)
       idleTimeoutMs: config.SMTP_IDLE_TIMEOUT_MS,
       sessionTimeoutMs: config.SMTP_SESSION_TIMEOUT_MS,
       maxRecipients: config.SMTP_MAX_RECIPIENTS,
+      maxHeaderSize: config.SMTP_MAX_HEADER_SIZE,
       intakeAddresses: config.INTAKE_ADDRESSES,
     },
     (raw, envelope) => handleMessage(raw, envelope, deps),
