@@ -70,6 +70,8 @@ const schema = z
     REBUILD_ATTEMPTS: positiveInt.default(5),
     REBUILD_RETRY_DELAY_MS: positiveInt.default(30_000),
     REBUILD_LOCK_MS: positiveInt.default(60_000),
+    /** First wait before a notice is tried again while the relay is down; each retry waits twice as long. */
+    NOTICE_RETRY_DELAY_MS: positiveInt.default(10_000),
     SIMULATED_REBUILD_MS: z.coerce.number().int().min(0).default(2_000),
     WORKER_CONCURRENCY: positiveInt.default(4),
     HTTP_HOST: z.string().default('127.0.0.1'),

@@ -3,7 +3,7 @@ import type { Config } from './config';
 import type { Logger } from './log';
 import { Metrics } from './metrics';
 import { producerConnection, waitReady } from './queue/connection';
-import { NoticeQueue } from './queue/notice-queue';
+import { DEFAULT_NOTICE_RETRY, NoticeQueue } from './queue/notice-queue';
 import { RebuildQueue } from './queue/rebuild-queue';
 import { RequestStore } from './requests/request-store';
 import type { Services } from './services';
@@ -35,7 +35,7 @@ export async function openServices(config: Config, log: Logger, options: { watch
 
   const requests = new RequestStore(redis, config.QUEUE_PREFIX);
   const rebuilds = new RebuildQueue(redis, config.QUEUE_PREFIX, { attempts: config.REBUILD_ATTEMPTS, delayMs: config.REBUILD_RETRY_DELAY_MS });
-  const notices = new NoticeQueue(redis, config.QUEUE_PREFIX);
+  const notices = new NoticeQueue(redis, config.QUEUE_PREFIX, { ...DEFAULT_NOTICE_RETRY, delayMs: config.NOTICE_RETRY_DELAY_MS });
   const metrics = new Metrics();
   return {
     config,
