@@ -7,6 +7,7 @@ import { runReviewCommand } from './cli/review-command';
 import { runStaffCommand } from './cli/staff-command';
 import { accountStatus } from './cli/status-command';
 import { redisAnswers, startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis';
+import { intakeProcessCount, isIntakeProcess, runIntakeProcess, startIntakeCluster } from './intake/intake-cluster';
 import { createLogger, type Logger } from './log';
 import { openServices, type OpenedServices } from './open-services';
 import { producerConnection, waitReady } from './queue/connection';
@@ -87,6 +88,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function runRoles(role: 'serve' | 'intake' | 'worker' | 'web', config: Config, log: Logger): Promise<number> {
+  if (isIntakeProcess()) return runIntakeProcess(config, log);
+  const intakeProcesses = role === 'serve' || role === 'intake' ? intakeProcessCount(config.INTAKE_PROCESSES) : 1;
   let embedded: EmbeddedRedis | null = null;
   if (role === 'serve' && config.REDIS_URL_DEFAULTED && !(await redisAnswers('127.0.0.1', 6379))) {
     embedded = await startEmbeddedRedis(config.DATA_DIR, log);
@@ -98,10 +101,14 @@ async function runRoles(role: 'serve' | 'intake' | 'worker' | 'web', config: Con
     await embedded?.stop();
   };
   try {
-    services = await openServices(config, log, { watchDirectory: true });
-    if (role === 'serve' || role === 'worker') stops.push(await startWorkers(services));
-    if (role === 'serve' || role === 'web') stops.push(await startWebRole(services, role === 'serve' ? 'serve' : 'web'));
-    if (role === 'serve' || role === 'intake') stops.push((await startIntake(services)).stop);
+    // An intake-only primary with intake processes only supervises them: no Redis, no directory.
+    if (role !== 'intake' || intakeProcesses === 1) services = await openServices(config, log, { watchDirectory: true });
+    if (services && (role === 'serve' || role === 'worker')) stops.push(await startWorkers(services));
+    if (services && (role === 'serve' || role === 'web')) stops.push(await startWebRole(services, role === 'serve' ? 'serve' : 'web'));
+    if (role === 'serve' || role === 'intake') {
+      if (intakeProcesses > 1) stops.push((await startIntakeCluster(intakeProcesses, log)).stop);
+      else if (services) stops.push((await startIntake(services)).stop);
+    }
   } catch (err) {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
     await cleanup();

@@ -74,6 +74,12 @@ const schema = z
     NOTICE_RETRY_DELAY_MS: positiveInt.default(10_000),
     SIMULATED_REBUILD_MS: z.coerce.number().int().min(0).default(2_000),
     WORKER_CONCURRENCY: positiveInt.default(4),
+    /** SMTP intake processes (cluster workers sharing the port); `auto` is one per CPU. See intake/intake-cluster.ts. */
+    INTAKE_PROCESSES: z
+      .string()
+      .regex(/^(auto|[1-9][0-9]*)$/, 'must be a number of processes or auto')
+      .transform((v) => (v === 'auto' ? ('auto' as const) : Number(v)))
+      .default(1),
     HTTP_HOST: z.string().default('127.0.0.1'),
     HTTP_PORT: port.default(8080),
     STAFF_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),

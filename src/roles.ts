@@ -105,21 +105,29 @@ export async function startWebRole(services: Services, role: 'serve' | 'web'): P
   }
 }
 
-/** Stops every role, newest first, on SIGINT or SIGTERM; a second signal exits at once. */
-export function stopOnSignal(stops: Stop[], log: Logger, after: () => Promise<void>): void {
+/**
+ * Stops every role, newest first, on SIGINT or SIGTERM; a second signal exits at once. Returns the
+ * same stop for other causes (an intake process told by its primary); calling it again does nothing.
+ */
+export function stopOnSignal(stops: Stop[], log: Logger, after: () => Promise<void>): (reason: string) => void {
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) process.exit(1);
+  const stop = (reason: string) => {
+    if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping');
+    log.info({ reason }, 'stopping');
     void (async () => {
       for (const s of [...stops].reverse()) await s().catch((err: unknown) => log.warn({ err }, 'error while stopping'));
       await after();
       process.exit(0);
     })();
   };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  const onSignal = (signal: string) => {
+    if (stopping) process.exit(1);
+    stop(signal);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  return stop;
 }
 
 export function describeRoles(config: Config): Record<string, unknown> {
