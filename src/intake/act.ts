@@ -1,4 +1,5 @@
 import type { NoticeData, NoticeKind } from '../notify/notice';
+import { estimateMinutes } from '../queue/rebuild-queue';
 import type { RequestRecord } from '../requests/request-store';
 import type { IntakeDeps } from './handle-message';
 import { firstInWindow } from './rate-limit';
@@ -37,9 +38,10 @@ export async function act(record: RequestRecord, deps: Pick<IntakeDeps, 'setting
 }
 
 async function whereInLine(account: string, deps: Pick<IntakeDeps, 'rebuilds'>): Promise<Pick<NoticeData, 'position' | 'estimateMinutes'>> {
-  const { position } = await deps.rebuilds.status(account);
+  // The rate does not depend on the position: both asked at once.
+  const [{ position }, rate] = await Promise.all([deps.rebuilds.status(account), deps.rebuilds.ratePerMinute()]);
   if (position === null) return {};
-  return { position, estimateMinutes: await deps.rebuilds.estimateMinutes(position) };
+  return { position, estimateMinutes: estimateMinutes(position, rate) };
 }
 
 async function reply(

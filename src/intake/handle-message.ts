@@ -4,7 +4,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { NoticeQueue } from '../queue/notice-queue';
 import type { RebuildQueue } from '../queue/rebuild-queue';
-import type { RequestStore } from '../requests/request-store';
+import type { NewRequest, RequestRecord, RequestStore } from '../requests/request-store';
 import { act } from './act';
 import { classify, type Classification } from './classify';
 import { decide, decisionReason, type Decision, type DecideInput } from './decide';
@@ -62,26 +62,25 @@ export async function handleMessage(raw: Buffer, envelope: Envelope, deps: Intak
   const input: Assessment = classification.kind === 'request' ? await assessRequest(msg, raw, envelope, deps) : { authSummary: '' };
   const decision = decide({ classification, forwarding: Boolean(deps.settings.forwardTo), ...input });
 
-  const stored = await deps.requests.create(
-    {
-      received: Date.now(),
-      envelopeFrom: envelope.from,
-      envelopeTo: envelope.to,
-      remoteAddress: envelope.remoteAddress,
-      helo: envelope.helo,
-      messageId: msg.messageId,
-      from,
-      subject: msg.subject,
-      classification: label(classification),
-      account: 'account' in decision ? decision.account : null,
-      decision,
-      auth: input.authSummary,
-      text: msg.text,
-      headerBlock: msg.headerBlock,
-    },
-    raw,
-  );
-  const record = await deps.requests.get(stored.id);
+  const request: NewRequest = {
+    received: Date.now(),
+    envelopeFrom: envelope.from,
+    envelopeTo: envelope.to,
+    remoteAddress: envelope.remoteAddress,
+    helo: envelope.helo,
+    messageId: msg.messageId,
+    from,
+    subject: msg.subject,
+    classification: label(classification),
+    account: 'account' in decision ? decision.account : null,
+    decision,
+    auth: input.authSummary,
+    text: msg.text,
+    headerBlock: msg.headerBlock,
+  };
+  const stored = await deps.requests.create(request, raw);
+  // A new request is exactly what was just written; only a re-delivery has to read what was stored before.
+  const record = stored.duplicate ? await deps.requests.get(stored.id) : newRecord(stored.id, request);
   if (!record) throw new Error(`request ${stored.id} vanished after it was stored`);
   if (!record.acted) {
     await act(record, deps);
@@ -104,11 +103,19 @@ async function assessRequest(msg: ParsedMessage, raw: Buffer, envelope: Envelope
   const from = msg.from?.address ?? '';
   const claim = claimAccount(msg, { defaultDomain: settings.defaultDomain, ownAddresses: settings.ownAddresses, exists: (a) => directory.has(a) });
   const account = claim.kind === 'one' ? claim.account : null;
-  const rateLimit = await countRequest(deps.redis, settings.prefix, { sender: from || envelope.from, account }, settings.rateLimits);
-  const auth = await deps.authenticate({ raw, from, envelopeFrom: envelope.from, remoteAddress: envelope.remoteAddress, helo: envelope.helo });
   const entitled = account !== null && from !== '' && directory.isEntitled(account, from);
-  const accountState = account && entitled ? (await deps.rebuilds.status(account)).state : undefined;
+  // Independent look-ups, sent together: one round trip to Redis instead of three.
+  const [rateLimit, auth, accountState] = await Promise.all([
+    countRequest(deps.redis, settings.prefix, { sender: from || envelope.from, account }, settings.rateLimits),
+    deps.authenticate({ raw, from, envelopeFrom: envelope.from, remoteAddress: envelope.remoteAddress, helo: envelope.helo }),
+    account && entitled ? deps.rebuilds.status(account).then((s) => s.state) : undefined,
+  ]);
   return { claim, rateLimit, authentic: auth.authentic, entitled, accountState, authSummary: auth.summary };
+}
+
+function newRecord(id: string, request: NewRequest): RequestRecord {
+  const review = request.decision.kind === 'review' ? 'open' : null;
+  return { ...request, id, messageId: request.messageId || null, reason: decisionReason(request.decision), review, acted: false };
 }
 
 function label(classification: Classification): string {

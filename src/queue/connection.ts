@@ -14,6 +14,8 @@ export function producerConnection(url: string, extra: RedisOptions = {}): Redis
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
     commandTimeout: 5_000,
+    // Commands issued in the same tick (many SMTP sessions at once) go out in one write.
+    enableAutoPipelining: true,
     retryStrategy: (times) => Math.min(times * 200, 2_000),
     ...extra,
   });

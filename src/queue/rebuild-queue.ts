@@ -76,6 +76,43 @@ redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
 return 1
 `;
 
+// KEYS: job, completed, failed, delayed, prioritized, active, wait, paused, waiting-children, backlog, accountState
+// ARGV: jobId, account, request priority
+// Returns {state, position (-1 for none), finished state or false, 1 when a BullMQ job holds the account}. One round trip and one consistent
+// view for status(), instead of reading the job, then its state, then the backlog. The job's checks
+// follow BullMQ's own getStateV2 script (completed, failed, delayed, prioritized, active, wait, paused,
+// waiting-children); a job in none of them ('unknown', being removed) counts as gone.
+const STATUS_SCRIPT = `
+local id = ARGV[1]
+local finished = redis.call('HGET', KEYS[11], ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('ZSCORE', KEYS[2], id) then return {'done', -1, finished, 1} end
+  if redis.call('ZSCORE', KEYS[3], id) then return {'failed', -1, finished, 1} end
+  local level = 'queued'
+  if tonumber(redis.call('HGET', KEYS[1], 'priority') or '0') == tonumber(ARGV[3]) then level = 'prioritized' end
+  -- In a retry backoff, or waiting without a priority: after the prioritized ones.
+  if redis.call('ZSCORE', KEYS[4], id) then return {level, redis.call('ZCARD', KEYS[5]) + 1, finished, 1} end
+  local rank = redis.call('ZRANK', KEYS[5], id)
+  if rank then return {level, rank + 1, finished, 1} end
+  if redis.call('LPOS', KEYS[6], id) then return {'rebuilding', -1, finished, 1} end
+  if redis.call('LPOS', KEYS[7], id) or redis.call('LPOS', KEYS[8], id) or redis.call('ZSCORE', KEYS[9], id) then
+    return {level, redis.call('ZCARD', KEYS[5]) + 1, finished, 1}
+  end
+end
+local rank = redis.call('ZRANK', KEYS[10], ARGV[2])
+if rank then
+  local ahead = redis.call('ZCARD', KEYS[5]) + redis.call('LLEN', KEYS[7]) + redis.call('LLEN', KEYS[8]) + redis.call('ZCARD', KEYS[4])
+  return {'queued', ahead + rank + 1, finished, 0}
+end
+if finished == 'done' or finished == 'failed' then return {finished, -1, finished, 0} end
+return {'none', -1, finished, 0}
+`;
+
+/** Minutes until a rebuild at `position` starts at `ratePerMinute`; undefined before any rate is known. */
+export function estimateMinutes(position: number, ratePerMinute: number): number | undefined {
+  return ratePerMinute > 0 ? Math.ceil(position / ratePerMinute) : undefined;
+}
+
 export function rebuildJobId(account: string): string {
   return `a-${account}`;
 }
@@ -132,31 +169,43 @@ export class RebuildQueue {
    */
   async prioritize(account: string, source: RebuildJobData['source'] = 'request'): Promise<PrioritizeOutcome> {
     const jobId = rebuildJobId(account);
-    let outcome: PrioritizeOutcome | null = null;
-    let job = await this.queue.getJob(jobId);
-    if (job && (await job.getState()) === 'failed') {
-      await job.remove();
-      job = undefined;
-      outcome = 'requeued';
+    const backlog = this.key('backlog');
+    const before = await this.lookup(account);
+    let outcome: PrioritizeOutcome = 'added';
+    switch (before.state) {
+      case 'done':
+      case 'rebuilding':
+      case 'prioritized':
+        await this.redis.zrem(backlog, account);
+        return before.state === 'prioritized' ? 'already-prioritized' : before.state;
+      case 'queued':
+        if (before.hasJob) return this.raise(account);
+        break; // in the backlog only: added below
+      case 'failed':
+        if (before.hasJob) {
+          await (await this.queue.getJob(jobId))?.remove();
+          outcome = 'requeued';
+        }
+        break;
+      case 'none':
+        break;
     }
-    if (!job) {
-      if ((await this.redis.hget(this.key('account-state'), account)) === 'done') return 'done';
-      await this.queue.add('rebuild', { account, source }, { jobId, priority: PRIORITY.request, ...this.jobRetry() });
-      await this.setState(account, '');
-      job = await this.queue.getJob(jobId);
-      outcome ??= 'added';
-    }
-    if (job) {
-      const state = await job.getState();
-      if (state === 'active') outcome = 'rebuilding';
-      else if (state === 'completed') outcome = 'done';
-      else if (job.priority !== PRIORITY.request) {
-        await job.changePriority({ priority: PRIORITY.request });
-        outcome = 'raised';
-      } else outcome ??= 'already-prioritized';
-    }
+    await this.queue.add('rebuild', { account, source }, { jobId, priority: PRIORITY.request, ...this.jobRetry() });
+    // Sent together, run in this order: clear a finished state, look again (the backlog feeder may have
+    // added the same job id at backlog priority just before us, in which case our add did nothing), and
+    // only then drop the backlog entry.
+    const [, after] = await Promise.all([this.setState(account, ''), this.lookup(account), this.redis.zrem(backlog, account)]);
+    if (after.state === 'queued' && after.hasJob) return this.raise(account);
+    if (after.state === 'rebuilding' || after.state === 'done') return after.state;
+    return outcome;
+  }
+
+  /** A backlog job already in BullMQ goes to priority in place. */
+  private async raise(account: string): Promise<PrioritizeOutcome> {
+    const job = await this.queue.getJob(rebuildJobId(account));
+    if (job) await job.changePriority({ priority: PRIORITY.request });
     await this.redis.zrem(this.key('backlog'), account);
-    return outcome ?? 'done';
+    return 'raised';
   }
 
   /** Adds accounts to the backlog in arrival order; accounts already queued or finished are skipped. */
@@ -196,41 +245,31 @@ export class RebuildQueue {
   }
 
   async status(account: string): Promise<AccountStatus> {
-    const job = await this.getJob(account);
-    if (job) {
-      const state = await job.getState();
-      switch (state) {
-        case 'active':
-          return { account, state: 'rebuilding', position: null };
-        case 'completed':
-          return { account, state: 'done', position: null };
-        case 'failed':
-          return { account, state: 'failed', position: null };
-        case 'unknown':
-          break; // removed since we read it: fall through to the finished states
-        default:
-          return {
-            account,
-            state: job.priority === PRIORITY.request ? 'prioritized' : 'queued',
-            position: await this.jobPosition(job.id!),
-          };
-      }
-    }
-    const backlogRank = await this.redis.zrank(this.key('backlog'), account);
-    if (backlogRank !== null) {
-      const ahead = await this.queue.getJobCountByTypes('prioritized', 'waiting', 'delayed');
-      return { account, state: 'queued', position: ahead + backlogRank + 1 };
-    }
-    const finished = await this.redis.hget(this.key('account-state'), account);
-    if (finished === 'done' || finished === 'failed') return { account, state: finished, position: null };
-    return { account, state: 'none', position: null };
+    const { state, position } = await this.lookup(account);
+    return { account, state, position };
   }
 
-  private async jobPosition(jobId: string): Promise<number | null> {
-    const rank = await this.redis.zrank(this.bullKey('prioritized'), jobId);
-    if (rank !== null) return rank + 1;
-    // Waiting in a retry backoff, or un-prioritized: after the prioritized ones.
-    return (await this.redis.zcard(this.bullKey('prioritized'))) + 1;
+  /** The account's state and place in line, and the finished state kept for it, in one round trip. */
+  private async lookup(account: string): Promise<{ state: AccountState; position: number | null; hasJob: boolean }> {
+    const [state, position, , hasJob] = (await this.redis.eval(
+      STATUS_SCRIPT,
+      11,
+      this.bullKey(rebuildJobId(account)),
+      this.bullKey('completed'),
+      this.bullKey('failed'),
+      this.bullKey('delayed'),
+      this.bullKey('prioritized'),
+      this.bullKey('active'),
+      this.bullKey('wait'),
+      this.bullKey('paused'),
+      this.bullKey('waiting-children'),
+      this.key('backlog'),
+      this.key('account-state'),
+      rebuildJobId(account),
+      account,
+      PRIORITY.request,
+    )) as [AccountState, number, string | null, number];
+    return { state, position: position < 0 ? null : position, hasJob: hasJob === 1 };
   }
 
   /** Records the outcome of a rebuild so the state outlives the BullMQ job. */
@@ -255,8 +294,7 @@ export class RebuildQueue {
   /** Minutes until a rebuild at `position` starts, from the measured rate; undefined before any rate is known. */
   async estimateMinutes(position: number | null): Promise<number | undefined> {
     if (position === null) return undefined;
-    const rate = await this.ratePerMinute();
-    return rate > 0 ? Math.ceil(position / rate) : undefined;
+    return estimateMinutes(position, await this.ratePerMinute());
   }
 
   async counts(): Promise<StateCounts> {
