@@ -59,7 +59,7 @@ export function startRebuildWorker(deps: RebuildWorkerDeps): RebuildWorker {
       const outputs: string[] = [];
       for (const [name, template] of [['rebuild', steps.rebuild], ['verify', steps.verify], ['enable', steps.enable]] as const) {
         if (!template) {
-          if (name === 'rebuild') await sleep(steps.simulatedMs);
+          if (name === 'rebuild' && steps.simulatedMs > 0) await sleep(steps.simulatedMs);
           continue;
         }
         jobLog.info({ step: name }, 'running');
@@ -68,8 +68,7 @@ export function startRebuildWorker(deps: RebuildWorkerDeps): RebuildWorker {
         await job.updateProgress({ step: name, done: true });
       }
       if (outputs.length > 0) await job.log(outputs.join('\n'));
-      await rebuilds.setState(account, 'done');
-      await rebuilds.recordRebuildFinished();
+      await Promise.all([rebuilds.setState(account, 'done'), rebuilds.recordRebuildFinished()]);
       await deps.onDone(account);
       deps.metrics.rebuildDuration.observe({ outcome: 'done' }, (Date.now() - started) / 1000);
       jobLog.info({ ms: Date.now() - started }, 'rebuild done');
