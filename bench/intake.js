@@ -8,7 +8,7 @@ const { execFileSync, spawn } = require('node:child_process');
 const { join } = require('node:path');
 const { load } = require('./lib/smtp-client');
 const { freePort } = require('./lib/redis');
-const { start, startNode, waitForPort } = require('./lib/processes');
+const { start, startNode, treeCpuSeconds, waitForPort } = require('./lib/processes');
 const { intakeAccount, requestMessage, INTAKE } = require('./lib/data');
 
 const SHAPES = [
@@ -72,6 +72,14 @@ function smtpSource(port, shape, count) {
   });
 }
 
+/** load() plus the CPU the server and Redis spent per message answered. */
+async function measured(ctx, server, options) {
+  const cpu0 = { server: treeCpuSeconds(server.pid), redis: treeCpuSeconds(ctx.redis.pid) };
+  const r = await load(options);
+  const n = Math.max(1, r.all);
+  return { ...r, serverCpuMs: ((treeCpuSeconds(server.pid) - cpu0.server) * 1000) / n, redisCpuMs: ((treeCpuSeconds(ctx.redis.pid) - cpu0.redis) * 1000) / n };
+}
+
 async function run(ctx) {
   const postfix = has('smtp-source') && has('smtp-sink');
   const results = { postfix, rows: [], checks: [] };
@@ -82,36 +90,38 @@ async function run(ctx) {
 
   const record = (target, client, shape, r) => {
     results.rows.push({ target, client, shape: shape.key, sessions: shape.sessions, ...r });
-    ctx.log(`  ${target} / ${client} / ${shape.name} x${shape.sessions}: ${r.perSecond.toFixed(0)} msg/s${r.errors ? ` (${r.errors} errors: ${r.firstError})` : ''}`);
+    ctx.log(`  ${target} / ${client} / ${shape.name} x${shape.sessions}: ${r.perSecond.toFixed(0)} msg/s${r.serverCpuMs ? `, CPU ms/msg server ${r.serverCpuMs.toFixed(3)} redis ${r.redisCpuMs.toFixed(3)}` : ''}${r.errors ? ` (${r.errors} errors: ${r.firstError})` : ''}`);
   };
 
   // Baselines first: Postfix's sink, then the bare smtp-server sink in one and in two processes.
-  if (postfix) {
+  if (postfix && !ctx.deskOnly) {
     const sink = await startPostfixSink();
     for (const shape of shapes.slice(0, 2)) {
-      record('postfix smtp-sink', 'node', shape, await load({ port: sink.port, sessions: shape.sessions, perConnection: shape.perConnection, next: sinkNext, ...timing }));
+      record('postfix smtp-sink', 'node', shape, await measured(ctx, sink.proc, { port: sink.port, sessions: shape.sessions, perConnection: shape.perConnection, next: sinkNext, ...timing }));
       record('postfix smtp-sink', 'smtp-source', shape, await smtpSource(sink.port, shape, shape.perConnection ? 20000 : 100000));
     }
     await sink.proc.stop();
   }
-  for (const processes of [1, ctx.cpus]) {
+  for (const processes of ctx.deskOnly ? [] : [1, ctx.cpus]) {
     const sink = await startBareSink(ctx, processes);
     const target = `bare smtp-server x${processes}`;
     for (const shape of processes === 1 ? shapes : shapes.slice(0, 2)) {
-      record(target, 'node', shape, await load({ port: sink.port, sessions: shape.sessions, perConnection: shape.perConnection, next: sinkNext, ...timing }));
+      record(target, 'node', shape, await measured(ctx, sink.proc, { port: sink.port, sessions: shape.sessions, perConnection: shape.perConnection, next: sinkNext, ...timing }));
       if (postfix && shape.key !== 'flood') record(target, 'smtp-source', shape, await smtpSource(sink.port, shape, shape.perConnection ? 4000 : 50000));
     }
     await sink.proc.stop();
   }
 
   // The project: unique requests for distinct accounts, so every message takes the whole path.
-  for (const processes of ['1', 'auto']) {
+  // BENCH_DESK_PROCESSES and BENCH_SHAPES narrow a development run (e.g. "1" and "persistent").
+  const deskProcesses = process.env.BENCH_DESK_PROCESSES?.split(',') ?? ['1', 'auto'];
+  for (const processes of deskProcesses) {
     const target = `rebuild-desk intake, INTAKE_PROCESSES=${processes}`;
-    for (const shape of processes === 'auto' ? shapes : shapes.slice(0, 2)) {
+    for (const shape of (processes === 'auto' ? shapes : shapes.slice(0, 2)).filter((x) => !process.env.BENCH_SHAPES || process.env.BENCH_SHAPES.split(',').includes(x.key))) {
       await ctx.redis.flush();
       const desk = await startIntake(ctx, { INTAKE_PROCESSES: processes });
       const next = (i) => requestMessage(intakeAccount(i % ctx.intakeAccounts), i);
-      const r = await load({ port: desk.port, sessions: shape.sessions, perConnection: shape.perConnection, next, ...timing });
+      const r = await measured(ctx, desk.proc, { port: desk.port, sessions: shape.sessions, perConnection: shape.perConnection, next, ...timing });
       record(target, 'node', shape, r);
       await desk.proc.stop();
       results.checks.push({ target, shape: shape.key, ...(await wholePathCheck(ctx)) });

@@ -11,6 +11,7 @@ const os = require('node:os');
 const { join, resolve } = require('node:path');
 const { startRedis } = require('./lib/redis');
 const { writeDirectory, writeBacklog } = require('./lib/data');
+const { treeCpuSeconds } = require('./lib/processes');
 const { summarise } = require('./lib/cpuprofile');
 const { load } = require('./lib/smtp-client');
 const { intakeAccount, requestMessage } = require('./lib/data');
@@ -23,6 +24,8 @@ const { report } = require('./report');
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+/** Development aid: the project's intake runs without the baselines. */
+const deskOnly = args.includes('--desk-only');
 const only = (args.find((a) => a.startsWith('--only=')) ?? '').slice(7).split(',').filter(Boolean);
 const wanted = (name) => only.length === 0 || only.includes(name);
 
@@ -32,7 +35,7 @@ async function main() {
   const started = Date.now();
   // The run uses a copy of dist/, so a rebuild during a ten-minute run cannot mix two builds.
   const root = join(__dirname, 'tmp', `run-${process.pid}`);
-  cpSync(resolve(__dirname, '..', 'dist'), join(root, 'dist'), { recursive: true });
+  cpSync(process.env.BENCH_DIST ?? resolve(__dirname, '..', 'dist'), join(root, 'dist'), { recursive: true });
   const tmp = mkdtempSync(join(os.tmpdir(), 'rebuild-desk-bench-'));
   const log = (line) => process.stderr.write(`${line}\n`);
   const redis = await startRedis();
@@ -42,6 +45,7 @@ async function main() {
     tmp,
     redis,
     quick,
+    deskOnly,
     cpus: os.availableParallelism(),
     intakeAccounts,
     log,
@@ -90,7 +94,7 @@ async function main() {
             if (size > 0) execFileSync(process.execPath, [join(root, 'dist/cli.js'), 'backlog', backlogFiles[size]], { env: { ...process.env, ...ctx.deskEnv }, stdio: 'ignore' });
           }
           const r = await ttf.measure(ctx, { backlog: size, requests: quick ? 100 : 250, accountBase: 0 });
-          log(`  backlog ${size}: p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms (to active: p50 ${r.activeP50} ms, p99 ${r.activeP99} ms)`);
+          log(`  backlog ${size}: p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms`);
           results.ttf.push(r);
         }
       }
@@ -101,7 +105,7 @@ async function main() {
     }
     if (wanted('memory')) {
       log('§5 memory');
-      results.memory = await memory.run(ctx, 'auto');
+      results.memory = [await memory.run(ctx, '1'), await memory.run(ctx, 'auto')];
     }
   } finally {
     await redis.stop();
@@ -123,13 +127,25 @@ async function profileIntake(ctx) {
   await ctx.redis.flush();
   const desk = await intake.startIntake(ctx, { INTAKE_PROCESSES: '1' }, ['--cpu-prof', '--cpu-prof-dir', dir]);
   const next = (i) => requestMessage(intakeAccount(i % ctx.intakeAccounts), i);
-  const r = await load({ port: desk.port, sessions: 20, perConnection: false, next, warmupMs: 1000, durationMs: quick ? 4000 : 8000 });
+  const cpu0 = { intake: treeCpuSeconds(desk.proc.pid), redis: treeCpuSeconds(ctx.redis.pid), client: process.cpuUsage() };
+  const t0 = performance.now();
+  const r = await load({ port: desk.port, sessions: 20, perConnection: false, next, warmupMs: 0, durationMs: quick ? 5000 : 9000 });
+  const wall = (performance.now() - t0) / 1000;
+  const clientCpu = process.cpuUsage(cpu0.client);
+  const cpu = {
+    wall,
+    messages: r.messages,
+    intake: treeCpuSeconds(desk.proc.pid) - cpu0.intake,
+    redis: treeCpuSeconds(ctx.redis.pid) - cpu0.redis,
+    client: (clientCpu.user + clientCpu.system) / 1e6,
+  };
   await desk.proc.stop();
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) return { perSecond: r.perSecond, error: 'no .cpuprofile written' };
   const summary = summarise(join(dir, file), 25);
+  ctx.log(`  CPU per message: intake ${((cpu.intake / cpu.messages) * 1e3).toFixed(2)} ms, redis ${((cpu.redis / cpu.messages) * 1e3).toFixed(2)} ms, client ${((cpu.client / cpu.messages) * 1e3).toFixed(2)} ms`);
   ctx.log(`  ${r.perSecond.toFixed(0)} msg/s under the profiler; top: ${summary.places.slice(0, 5).map((p) => `${p.name} ${(p.share * 100).toFixed(0)}%`).join(', ')}`);
-  return { perSecond: r.perSecond, ...summary };
+  return { perSecond: r.perSecond, cpu, ...summary };
 }
 
 function machine() {
@@ -156,7 +172,11 @@ function commandLine() {
   return process.env.npm_lifecycle_event === 'bench' ? `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}` : `node bench/run.js ${process.argv.slice(2).join(' ')}`.trim();
 }
 
-main().catch((err) => {
-  process.stderr.write(`bench failed: ${err.stack ?? err}\n`);
-  process.exitCode = 1;
-});
+// Exit when done: a BullMQ or ioredis handle left open by a failed section must not keep the run alive.
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`bench failed: ${err.stack ?? err}\n`);
+    process.exit(1);
+  },
+);

@@ -41,7 +41,6 @@ async function measure(ctx, { backlog, requests, accountBase }) {
   const session = await Session.connect(port);
   await session.hello();
   const toCommand = [];
-  const toActive = [];
   let missing = 0;
   for (let i = 0; i < requests; i++) {
     const account = priorityAccount(accountBase + i);
@@ -54,11 +53,10 @@ async function measure(ctx, { backlog, requests, accountBase }) {
     const deadline = Date.now() + 5000;
     let found = false;
     while (Date.now() < deadline) {
-      const [[, logs], [, processedOn]] = await redis.multi().lrange(`${jobKey}:logs`, 0, -1).hget(jobKey, 'processedOn').exec();
+      const logs = await redis.lrange(`${jobKey}:logs`, 0, -1);
       const stamp = logs.length ? /(\d{19})/.exec(logs.join('\n')) : null;
       if (stamp) {
         toCommand.push(Number(BigInt(stamp[1]) / 1000n) / 1000 - t250);
-        if (processedOn) toActive.push(Number(processedOn) - t250);
         found = true;
         break;
       }
@@ -71,7 +69,6 @@ async function measure(ctx, { backlog, requests, accountBase }) {
   const backlogLeft = await redis.zcard(`${p}:backlog`);
   await Promise.all([intake.stop(), worker.stop()]);
   toCommand.sort((a, b) => a - b);
-  toActive.sort((a, b) => a - b);
   return {
     backlog,
     backlogLeft,
@@ -81,8 +78,6 @@ async function measure(ctx, { backlog, requests, accountBase }) {
     p50: pct(toCommand, 50),
     p99: pct(toCommand, 99),
     max: toCommand.at(-1),
-    activeP50: pct(toActive, 50),
-    activeP99: pct(toActive, 99),
   };
 }
 

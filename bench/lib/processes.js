@@ -43,6 +43,28 @@ function treeRssEach(pid) {
   return out;
 }
 
+/** CPU seconds (user + system) used so far by a process and its descendants, from /proc. */
+function treeCpuSeconds(pid) {
+  const ticks = 100; // USER_HZ on Linux
+  let total = 0;
+  const pids = [pid];
+  while (pids.length) {
+    const p = pids.pop();
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / ticks;
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        const children = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim();
+        if (children) pids.push(...children.split(/\s+/).map(Number));
+      }
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
 /** Samples the tree's RSS every `everyMs` until stopped; returns { peak, samples }. */
 function sampleRss(pid, everyMs = 100) {
   const samples = [];
@@ -110,4 +132,4 @@ function wrap(child) {
   };
 }
 
-module.exports = { treeRss, sampleRss, waitForPort, start, startNode };
+module.exports = { treeCpuSeconds, treeRss, sampleRss, waitForPort, start, startNode };

@@ -100,7 +100,9 @@ async function load({ port, sessions, perConnection, warmupMs = 2000, durationMs
   const end = windowStart + durationMs;
   let measuredFrom = 0;
   let measuredTo = 0;
+  let all = 0;
   const noteDone = (t0) => {
+    all++;
     const now = Date.now();
     if (now >= windowStart && now < end) {
       if (!measuredFrom) measuredFrom = now;
@@ -157,7 +159,7 @@ async function load({ port, sessions, perConnection, warmupMs = 2000, durationMs
   const seconds = durationMs / 1000;
   latencies.sort((a, b) => a - b);
   const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] : NaN);
-  return { messages: counted, seconds, perSecond: counted / seconds, errors, firstError, latency: { p50: pct(50), p99: pct(99) } };
+  return { messages: counted, all, seconds, perSecond: counted / seconds, errors, firstError, latency: { p50: pct(50), p99: pct(99) } };
 }
 
 module.exports = { Session, load };
