@@ -4,6 +4,7 @@ import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { Envelope, Outcome } from './handle-message';
+import { LargeMessageGate } from './large-message-gate';
 
 /**
  * The SMTP (or LMTP) listener: smtp-server options and callbacks, and the mapping from outcomes to SMTP
@@ -29,6 +30,11 @@ export interface ListenerSettings {
   handleTimeoutMs?: number;
 }
 
+/** Requests are a few KiB; past this size a message counts as large (see large-message-gate.ts). */
+const LARGE_MESSAGE_BYTES = 1024 * 1024;
+/** Large messages read and handled at once per process: one 10 MiB message peaks near 100 MB. */
+const LARGE_MESSAGE_SLOTS = 1;
+
 export type MessageHandler = (raw: Buffer, envelope: Envelope) => Promise<Outcome>;
 
 class SmtpReply extends Error {
@@ -53,6 +59,7 @@ export async function startListener(settings: ListenerSettings, handle: MessageH
   const counted = new Set<string>();
   const sessionTimers = new Map<string, NodeJS.Timeout>();
   const handleTimeoutMs = settings.handleTimeoutMs ?? 20_000;
+  const largeMessages = new LargeMessageGate(LARGE_MESSAGE_SLOTS, LARGE_MESSAGE_BYTES);
   const tls = settings.tlsKeyFile && settings.tlsCertFile ? { key: readFileSync(settings.tlsKeyFile), cert: readFileSync(settings.tlsCertFile) } : null;
 
   const options: SMTPServerOptions = {
@@ -110,7 +117,11 @@ export async function startListener(settings: ListenerSettings, handle: MessageH
     },
 
     onData(stream, session, callback) {
-      readMessage(stream, settings.maxSize, settings.maxHeaderSize)
+      let release: (() => void) | undefined;
+      const admit = async (size: number) => {
+        if (!release && size > largeMessages.thresholdBytes) release = await largeMessages.acquire();
+      };
+      readMessage(stream, settings.maxSize, settings.maxHeaderSize, admit)
         .then(async (raw) => {
           if (raw === 'too-big') return reply(callback, new SmtpReply(552, `5.3.4 Message too big: the limit is ${settings.maxSize} bytes`));
           // 552 5.3.4 like the size limit rather than 554 5.6.0: the message is not malformed (that we
@@ -122,7 +133,8 @@ export async function startListener(settings: ListenerSettings, handle: MessageH
         .catch((err: unknown) => {
           log.error({ err, session: session.id }, 'message could not be stored; sender told to retry');
           reply(callback, new SmtpReply(451, '4.3.0 Could not store your message right now, please try again later'));
-        });
+        })
+        .finally(() => release?.());
     },
   };
 
@@ -174,7 +186,12 @@ export async function startListener(settings: ListenerSettings, handle: MessageH
  * headers cost far more than their size, so the header gets a limit of its own, well under the
  * message's. A message with no empty line at all is all header, as RFC 5322 §2.1 reads it.
  */
-async function readMessage(stream: Readable & { sizeExceeded?: boolean }, maxSize: number, maxHeaderSize: number): Promise<Buffer | 'too-big' | 'header-too-big'> {
+async function readMessage(
+  stream: Readable & { sizeExceeded?: boolean },
+  maxSize: number,
+  maxHeaderSize: number,
+  admit: (sizeSoFar: number) => Promise<void>,
+): Promise<Buffer | 'too-big' | 'header-too-big'> {
   const chunks: Buffer[] = [];
   let size = 0;
   let headerEnded = false;
@@ -194,6 +211,7 @@ async function readMessage(stream: Readable & { sizeExceeded?: boolean }, maxSiz
     }
     size += chunk.length;
     if (size <= maxSize && !headerTooBig) chunks.push(chunk);
+    await admit(size);
   }
   if (stream.sizeExceeded || size > maxSize) return 'too-big';
   if (headerTooBig) return 'header-too-big';

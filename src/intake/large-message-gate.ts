@@ -1,0 +1,32 @@
+/**
+ * Bounds the memory that large messages can take. Each message is held several times over while it is
+ * read, parsed and written to Redis (about four copies at the peak), so ten 10 MiB messages arriving at
+ * once would cost half a gigabyte. Past `thresholdBytes` a message must hold one of a few slots to be
+ * read further; the others wait, and TCP backpressure holds their senders. Small messages never wait,
+ * and a message holding a slot always finishes, so waiting cannot deadlock.
+ */
+export class LargeMessageGate {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    slots: number,
+    readonly thresholdBytes: number,
+  ) {
+    this.free = slots;
+  }
+
+  /** Resolves with a release function once a slot is free. */
+  async acquire(): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    };
+  }
+}
