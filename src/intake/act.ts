@@ -1,4 +1,4 @@
-import type { NoticeData, NoticeKind } from '../notify/notice';
+import { isReplyableAddress, type NoticeData, type NoticeKind } from '../notify/notice';
 import { estimateMinutes } from '../queue/rebuild-queue';
 import type { RequestRecord } from '../requests/request-store';
 import type { IntakeDeps } from './handle-message';
@@ -50,7 +50,7 @@ async function reply(
   deps: Pick<IntakeDeps, 'notices'>,
   extra: Pick<NoticeData, 'position' | 'estimateMinutes'>,
 ): Promise<void> {
-  if (!record.from) return; // no usable From address: nobody to answer
+  if (!isReplyableAddress(record.from)) return; // no usable From address: nobody to answer
   await deps.notices.send({
     kind,
     requestId: record.id,

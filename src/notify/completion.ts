@@ -1,6 +1,6 @@
 import type { NoticeQueue } from '../queue/notice-queue';
 import type { RequestRecord, RequestStore } from '../requests/request-store';
-import type { NoticeKind } from './notice';
+import { isReplyableAddress, type NoticeKind } from './notice';
 
 /**
  * What a finished or failed rebuild tells the people who asked for it (SPEC §2.4, last two rows).
@@ -51,7 +51,7 @@ async function entitledRequests(account: string, requests: RequestStore): Promis
 }
 
 function isEntitled(record: RequestRecord, account: string): boolean {
-  if (!record.from) return false; // nobody to answer
+  if (!isReplyableAddress(record.from)) return false; // nobody to answer
   // Staff may have reassigned the request to another account since it claimed this one.
   if (record.account?.toLowerCase() !== account.toLowerCase()) return false;
   // A forged sender is never written to (SPEC §5), even after staff queued the account by other means.

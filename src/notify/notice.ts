@@ -47,3 +47,12 @@ export type OutboundJob = NoticeData | ForwardData;
 export function outboundJobId(job: Pick<OutboundJob, 'requestId' | 'kind'>): string {
   return `${job.requestId}-${job.kind}`;
 }
+
+/**
+ * Whether a notice may be sent to this address: one plain ASCII address, nothing else. nodemailer reads
+ * a recipient as an address list (`a@x, b@y`, or `a@x>\r\nRCPT TO:<b@y`), so anything looser would let
+ * a sender make the bot mail whoever they name; an address with broken bytes would only bounce.
+ */
+export function isReplyableAddress(address: string): boolean {
+  return /^[\x21-\x7e]+$/.test(address) && /^[^<>()[\]\\,;:"@]+@[^<>()[\]\\,;:"@]+$/.test(address);
+}

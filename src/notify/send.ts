@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createTransport, type SendMailOptions, type Transporter } from 'nodemailer';
 import { LOOP_HEADER } from '../intake/classify';
 import type { Logger } from '../log';
-import type { NoticeData, NoticeKind } from './notice';
+import { isReplyableAddress, type NoticeData, type NoticeKind } from './notice';
 import type { RenderedNotice } from './render';
 
 /**
@@ -111,12 +111,9 @@ export function headerText(value: string, max: number): string {
     .slice(0, max);
 }
 
-/**
- * nodemailer reads a recipient as an address list: `a@x, b@y` or `a@x>\r\nRCPT TO:<b@y` would reach b@y
- * too, and the bot would mail whoever an attacker names. A notice goes to exactly one plain address.
- */
+/** A notice goes to exactly one plain address (see isReplyableAddress). */
 function singleRecipient(address: string): string {
-  if (!/^[^\s<>()[\]\\,;:"@\x00-\x1f\x7f]+@[^\s<>()[\]\\,;:"@\x00-\x1f\x7f]+$/.test(address)) {
+  if (!isReplyableAddress(address)) {
     throw new UnsendableError(`not a single plain address: ${JSON.stringify(address.slice(0, 100))}`);
   }
   return address;

@@ -1,6 +1,6 @@
 import { normalizeAccount } from '../accounts/account-name';
 import type { ReviewReason } from '../intake/decide';
-import type { NoticeKind } from '../notify/notice';
+import { isReplyableAddress, type NoticeKind } from '../notify/notice';
 import type { PrioritizeOutcome } from '../queue/rebuild-queue';
 import type { Services } from '../services';
 import type { RequestRecord } from './request-store';
@@ -114,7 +114,7 @@ export interface RejectResult {
 export async function reject(services: Services, id: string, by: string, message?: string): Promise<RejectResult> {
   const record = await openItem(services, id);
   const staffMessage = message?.trim().slice(0, MAX_STAFF_MESSAGE) || undefined;
-  const replies = record.reason !== 'forged' && record.reason !== 'not-a-request' && record.from !== '';
+  const replies = record.reason !== 'forged' && record.reason !== 'not-a-request' && isReplyableAddress(record.from);
   const detail = [staffMessage ? `message: ${staffMessage}` : 'no message', replies ? 'rejected notice sent' : 'no reply (sender not answered for this reason)'].join('; ');
   await claim(services, id, 'rejected', by, detail);
   if (!replies) return { notice: null };
@@ -134,7 +134,7 @@ export async function reject(services: Services, id: string, by: string, message
 
 async function approveFor(services: Services, record: RequestRecord, account: string, by: string): Promise<ApproveResult> {
   if (!services.directory.has(account)) throw new ReviewError('unknown-account', record.id);
-  const replies = record.reason !== 'forged' && record.from !== '';
+  const replies = record.reason !== 'forged' && isReplyableAddress(record.from);
   await claim(services, record.id, 'approved', by, `account ${account}`, account);
   return actOrReopen(services, record, by, async () => {
     const outcome = await services.rebuilds.prioritize(account, 'staff');
