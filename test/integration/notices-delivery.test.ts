@@ -104,7 +104,8 @@ async function waitForState(notices: NoticeQueue, job: OutboundJob, state: 'comp
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = await notices.queue.getJob(outboundJobId(job));
-    if (found && (await found.getState()) === state) return found;
+    // Read the job again once it is there: the copy read before its state changed is stale.
+    if (found && (await found.getState()) === state) return (await notices.queue.getJob(outboundJobId(job)))!;
     if (Date.now() > deadline) throw new Error(`job ${outboundJobId(job)} did not reach ${state}`);
     await new Promise((r) => setTimeout(r, 50));
   }
