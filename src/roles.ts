@@ -1,7 +1,7 @@
 import type { Config } from './config';
 import { handleMessage } from './intake/handle-message';
 import { intakeDeps } from './intake/intake-deps';
-import { startListener } from './intake/smtp-listener';
+import { startListener, type ListenerSettings } from './intake/smtp-listener';
 import type { Logger } from './log';
 import { notifyCompleted, notifyFailed } from './notify/completion';
 import { startNoticeWorker } from './notify/notice-worker';
@@ -17,27 +17,32 @@ import { startRebuildWorker } from './worker/rebuild-worker';
  */
 export type Stop = () => Promise<void>;
 
+/** The listener's settings from the environment's. */
+export function listenerSettings(config: Config): ListenerSettings {
+  return {
+    host: config.SMTP_HOST,
+    port: config.SMTP_PORT,
+    lmtp: config.SMTP_LMTP,
+    maxSize: config.SMTP_MAX_SIZE,
+    maxConnections: config.SMTP_MAX_CONNECTIONS,
+    maxConnectionsPerIp: config.SMTP_MAX_CONNECTIONS_PER_IP,
+    idleTimeoutMs: config.SMTP_IDLE_TIMEOUT_MS,
+    sessionTimeoutMs: config.SMTP_SESSION_TIMEOUT_MS,
+    maxRecipients: config.SMTP_MAX_RECIPIENTS,
+    maxHeaderSize: config.SMTP_MAX_HEADER_SIZE,
+    intakeAddresses: config.INTAKE_ADDRESSES,
+    tlsKeyFile: config.SMTP_TLS_KEY,
+    tlsCertFile: config.SMTP_TLS_CERT,
+  };
+}
+
 export async function startIntake(services: Services): Promise<{ port: number; stop: Stop }> {
   const { config, log, metrics } = services;
   // Templates are checked by every role, so a broken one stops start-up wherever it is deployed.
   await loadTemplates(config.TEMPLATES_DIR);
   const deps = intakeDeps(services);
   const listener = await startListener(
-    {
-      host: config.SMTP_HOST,
-      port: config.SMTP_PORT,
-      lmtp: config.SMTP_LMTP,
-      maxSize: config.SMTP_MAX_SIZE,
-      maxConnections: config.SMTP_MAX_CONNECTIONS,
-      maxConnectionsPerIp: config.SMTP_MAX_CONNECTIONS_PER_IP,
-      idleTimeoutMs: config.SMTP_IDLE_TIMEOUT_MS,
-      sessionTimeoutMs: config.SMTP_SESSION_TIMEOUT_MS,
-      maxRecipients: config.SMTP_MAX_RECIPIENTS,
-      maxHeaderSize: config.SMTP_MAX_HEADER_SIZE,
-      intakeAddresses: config.INTAKE_ADDRESSES,
-      tlsKeyFile: config.SMTP_TLS_KEY,
-      tlsCertFile: config.SMTP_TLS_CERT,
-    },
+    listenerSettings(config),
     (raw, envelope) => handleMessage(raw, envelope, deps),
     log,
     metrics,

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/log';
 import { openServices, type OpenedServices } from '../../src/open-services';
-import { startIntake, startWorkers, type Stop } from '../../src/roles';
+import { listenerSettings, startIntake, startWorkers, type Stop } from '../../src/roles';
 import { handleMessage } from '../../src/intake/handle-message';
 import { intakeDeps } from '../../src/intake/intake-deps';
 import { startListener, type Listener } from '../../src/intake/smtp-listener';
@@ -89,19 +89,7 @@ export async function startListenerWith(desk: Desk, authenticate: Authenticator)
   const { config, log, metrics } = desk.services;
   const deps = { ...intakeDeps(desk.services), authenticate };
   return startListener(
-    {
-      host: config.SMTP_HOST,
-      port: 0,
-      lmtp: config.SMTP_LMTP,
-      maxSize: config.SMTP_MAX_SIZE,
-      maxConnections: config.SMTP_MAX_CONNECTIONS,
-      maxConnectionsPerIp: config.SMTP_MAX_CONNECTIONS_PER_IP,
-      idleTimeoutMs: config.SMTP_IDLE_TIMEOUT_MS,
-      sessionTimeoutMs: config.SMTP_SESSION_TIMEOUT_MS,
-      maxRecipients: config.SMTP_MAX_RECIPIENTS,
-      maxHeaderSize: config.SMTP_MAX_HEADER_SIZE,
-      intakeAddresses: config.INTAKE_ADDRESSES,
-    },
+    { ...listenerSettings(config), port: 0, tlsKeyFile: undefined, tlsCertFile: undefined },
     (raw, envelope) => handleMessage(raw, envelope, deps),
     log,
     metrics,
