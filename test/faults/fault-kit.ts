@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { RequestStore, type RequestRecord } from '../../src/requests/request-store';
 import { ACCOUNTS_FILE, RECORDER } from '../helpers/desk';
+import { RawSmtp } from '../helpers/raw-smtp';
 import { freePort } from '../helpers/redis-server';
 
 /**
@@ -162,32 +163,15 @@ export interface LoadStats {
 
 class ConnectionLost extends Error {}
 
+/** A load client's session: a raw SMTP connection that treats a lost connection or a timeout as an error. */
 class Client {
-  private buffer = '';
-  private wake: (() => void) | null = null;
-  private closed = false;
-
-  private constructor(private readonly socket: Socket) {
-    socket.setEncoding('utf8');
-    socket.setNoDelay(true);
-    socket.on('data', (d: string) => {
-      this.buffer += d;
-      this.wake?.();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake?.();
-    });
-    socket.on('error', () => undefined);
-  }
+  private constructor(private readonly raw: RawSmtp) {}
 
   static async open(port: number): Promise<Client> {
-    const socket = connect({ port, host: '127.0.0.1' });
-    await new Promise<void>((ok, fail) => {
-      socket.once('connect', () => ok());
-      socket.once('error', (err) => fail(new ConnectionLost(err.message)));
+    const raw = await RawSmtp.open(port).catch((err: Error) => {
+      throw new ConnectionLost(err.message);
     });
-    const client = new Client(socket);
+    const client = new Client(raw);
     const greeting = await client.reply();
     if (!greeting.startsWith('220')) {
       client.close();
@@ -198,25 +182,15 @@ class Client {
   }
 
   async reply(timeoutMs = 30_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const match = /^(?:\d{3}-[^\n]*\n)*\d{3} [^\n]*\n/.exec(this.buffer);
-      if (match) {
-        this.buffer = this.buffer.slice(match[0].length);
-        return match[0].trim();
-      }
-      if (this.closed) throw new ConnectionLost('closed by the server');
-      if (Date.now() > deadline) throw new ConnectionLost('reply timed out');
-      await new Promise<void>((r) => {
-        this.wake = r;
-        setTimeout(r, 200);
-      });
-      this.wake = null;
-    }
+    const reply = await this.raw.reply(timeoutMs).catch(() => {
+      throw new ConnectionLost('reply timed out');
+    });
+    if (reply === '') throw new ConnectionLost('closed by the server');
+    return reply;
   }
 
   async command(line: string): Promise<string> {
-    this.socket.write(`${line}\r\n`);
+    this.raw.socket.write(`${line}\r\n`);
     return this.reply();
   }
 
@@ -226,7 +200,7 @@ class Client {
   }
 
   close(): void {
-    this.socket.destroy();
+    this.raw.destroy();
   }
 }
 

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
 import { startDesk, type Desk } from '../helpers/desk';
 import { startRedis, type TestRedis } from '../helpers/redis-server';
 import { message, sendRaw } from '../helpers/send-mail';
+import { RawSmtp } from '../helpers/raw-smtp';
 
 /**
  * The listener's own limits (SPEC §5 "Limits on the listener"): STARTTLS, connections in all and per
@@ -17,6 +17,13 @@ import { message, sendRaw } from '../helpers/send-mail';
 let redis: TestRedis;
 let desk: Desk | null = null;
 const sockets: RawSmtp[] = [];
+
+/** A raw client closed after each test. */
+async function openRaw(port: number, localAddress?: string): Promise<RawSmtp> {
+  const client = await RawSmtp.open(port, localAddress);
+  sockets.push(client);
+  return client;
+}
 const to = ['webmaster@localhost'];
 
 beforeAll(async () => {
@@ -32,74 +39,6 @@ afterEach(async () => {
 afterAll(async () => {
   await redis.destroy();
 });
-
-/** A line-level SMTP client, for conversations a real MTA would not have on purpose. */
-class RawSmtp {
-  private buffer = '';
-  private waiting: (() => void) | null = null;
-  closed = false;
-
-  private constructor(readonly socket: Socket) {
-    socket.setEncoding('utf8');
-    socket.on('data', (data: string) => {
-      this.buffer += data;
-      this.waiting?.();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.waiting?.();
-    });
-    socket.on('error', () => undefined);
-  }
-
-  static async open(port: number, localAddress = '127.0.0.1'): Promise<RawSmtp> {
-    const socket = connect({ port, host: '127.0.0.1', localAddress });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    const client = new RawSmtp(socket);
-    sockets.push(client);
-    return client;
-  }
-
-  /** The next complete reply ("250-…" lines up to "250 …"), or '' when the server closed first. */
-  async reply(timeoutMs = 8_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const match = /^(?:\d{3}-[^\n]*\n)*\d{3} [^\n]*\n/.exec(this.buffer);
-      if (match) {
-        this.buffer = this.buffer.slice(match[0].length);
-        return match[0].trim();
-      }
-      if (this.closed) return '';
-      if (Date.now() > deadline) throw new Error(`no reply within ${timeoutMs} ms (have ${JSON.stringify(this.buffer)})`);
-      await new Promise<void>((resolve) => {
-        this.waiting = resolve;
-        setTimeout(resolve, 100);
-      });
-      this.waiting = null;
-    }
-  }
-
-  async command(line: string): Promise<string> {
-    this.socket.write(`${line}\r\n`);
-    return this.reply();
-  }
-
-  /** Resolves when the server has closed the connection. */
-  async untilClosed(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closed) {
-      if (Date.now() > deadline) throw new Error(`still open after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-}
 
 const request = (body = 'Account: jdoe@example.com') => message({ from: 'jdoe@example.com', subject: 'Priority rebuild', body });
 
@@ -122,7 +61,7 @@ describe('STARTTLS', () => {
 
   test('with a key and certificate, a client upgrades with STARTTLS and its message is accepted', async () => {
     desk = await startDesk(redis.url, { SMTP_TLS_KEY: join(dir, 'key.pem'), SMTP_TLS_CERT: join(dir, 'cert.pem') }, { workers: false });
-    const client = await RawSmtp.open(desk.smtpPort);
+    const client = await openRaw(desk.smtpPort);
     await client.reply();
     expect(await client.command('EHLO client.test')).toMatch(/^250-STARTTLS$/m);
     expect(await sendOverTls(desk.smtpPort)).toMatch(/^250 2\.0\.0 Accepted as R-/);
@@ -137,49 +76,49 @@ describe('STARTTLS', () => {
 describe('connection limits', () => {
   test('over SMTP_MAX_CONNECTIONS a new client is told 421 and a freed slot is served again', async () => {
     desk = await startDesk(redis.url, { SMTP_MAX_CONNECTIONS: '3', SMTP_MAX_CONNECTIONS_PER_IP: '100' }, { workers: false });
-    const open = await Promise.all([1, 2, 3].map(() => RawSmtp.open(desk!.smtpPort)));
+    const open = await Promise.all([1, 2, 3].map(() => openRaw(desk!.smtpPort)));
     for (const c of open) expect(await c.reply()).toMatch(/^220 /);
-    const fourth = await RawSmtp.open(desk.smtpPort);
+    const fourth = await openRaw(desk.smtpPort);
     expect(await fourth.reply()).toMatch(/^421 /);
     await fourth.untilClosed(8_000);
 
     await open[0].command('QUIT');
     await open[0].untilClosed(8_000);
-    const again = await RawSmtp.open(desk.smtpPort);
+    const again = await openRaw(desk.smtpPort);
     expect(await again.reply()).toMatch(/^220 /);
   });
 
   test('over SMTP_MAX_CONNECTIONS_PER_IP one address is told 421 4.7.0 while another address is served', async () => {
     desk = await startDesk(redis.url, { SMTP_MAX_CONNECTIONS_PER_IP: '2' }, { workers: false });
-    const open = [await RawSmtp.open(desk.smtpPort), await RawSmtp.open(desk.smtpPort)];
+    const open = [await openRaw(desk.smtpPort), await openRaw(desk.smtpPort)];
     for (const c of open) expect(await c.reply()).toMatch(/^220 /);
-    const third = await RawSmtp.open(desk.smtpPort);
+    const third = await openRaw(desk.smtpPort);
     expect(await third.reply()).toMatch(/^421 4\.7\.0 /);
     await third.untilClosed(8_000);
 
-    const other = await RawSmtp.open(desk.smtpPort, '127.0.0.2');
+    const other = await openRaw(desk.smtpPort, '127.0.0.2');
     expect(await other.reply()).toMatch(/^220 /);
 
     open[0].destroy();
     await new Promise((r) => setTimeout(r, 300));
-    const next = await RawSmtp.open(desk.smtpPort);
+    const next = await openRaw(desk.smtpPort);
     expect(await next.reply()).toMatch(/^220 /);
-    const over = await RawSmtp.open(desk.smtpPort);
+    const over = await openRaw(desk.smtpPort);
     expect(await over.reply()).toMatch(/^421 4\.7\.0 /);
   });
 
   test('a connection refused for the total limit does not free a slot of its address', async () => {
     desk = await startDesk(redis.url, { SMTP_MAX_CONNECTIONS: '3', SMTP_MAX_CONNECTIONS_PER_IP: '2' }, { workers: false });
-    const mine = [await RawSmtp.open(desk.smtpPort), await RawSmtp.open(desk.smtpPort)];
-    const other = await RawSmtp.open(desk.smtpPort, '127.0.0.2');
+    const mine = [await openRaw(desk.smtpPort), await openRaw(desk.smtpPort)];
+    const other = await openRaw(desk.smtpPort, '127.0.0.2');
     for (const c of [...mine, other]) expect(await c.reply()).toMatch(/^220 /);
-    const refused = await RawSmtp.open(desk.smtpPort);
+    const refused = await openRaw(desk.smtpPort);
     expect(await refused.reply()).toMatch(/^421 /); // the total limit, before the address is counted
     await refused.untilClosed(8_000);
     other.destroy();
     await new Promise((r) => setTimeout(r, 300));
     // Still two of this address open: a third is over its own limit.
-    const third = await RawSmtp.open(desk.smtpPort);
+    const third = await openRaw(desk.smtpPort);
     expect(await third.reply()).toMatch(/^421 4\.7\.0 /);
   });
 });
@@ -187,7 +126,7 @@ describe('connection limits', () => {
 describe('timeouts', () => {
   test('a client that goes quiet is cut off after SMTP_IDLE_TIMEOUT_MS', async () => {
     desk = await startDesk(redis.url, { SMTP_IDLE_TIMEOUT_MS: '1000' }, { workers: false });
-    const quiet = await RawSmtp.open(desk.smtpPort);
+    const quiet = await openRaw(desk.smtpPort);
     await quiet.reply();
     await quiet.command('EHLO quiet.test');
     expect(await quiet.reply(8_000)).toMatch(/^421 /);
@@ -196,7 +135,7 @@ describe('timeouts', () => {
 
   test('a client dribbling its message byte by byte is cut off by SMTP_SESSION_TIMEOUT_MS while others are served', async () => {
     desk = await startDesk(redis.url, { SMTP_IDLE_TIMEOUT_MS: '2000', SMTP_SESSION_TIMEOUT_MS: '3000' }, { workers: false });
-    const slow = await RawSmtp.open(desk.smtpPort);
+    const slow = await openRaw(desk.smtpPort);
     await slow.reply();
     await slow.command('EHLO slow.test');
     expect(await slow.command('MAIL FROM:<slow@example.com>')).toMatch(/^250/);
@@ -226,7 +165,7 @@ describe('timeouts', () => {
 describe('recipients and header size', () => {
   test('recipients past SMTP_MAX_RECIPIENTS are refused with 452 4.5.3; the accepted ones get the message', async () => {
     desk = await startDesk(redis.url, { SMTP_MAX_RECIPIENTS: '2', INTAKE_ADDRESSES: 'webmaster@localhost,help@localhost,rebuild@localhost' }, { workers: false });
-    const client = await RawSmtp.open(desk.smtpPort);
+    const client = await openRaw(desk.smtpPort);
     await client.reply();
     await client.command('EHLO many.test');
     await client.command('MAIL FROM:<jdoe@example.com>');
