@@ -53,12 +53,12 @@ export function decide(input: DecideInput): Decision {
 
   const claim = required(input.claim, 'claim');
   const claimed = claim.kind === 'one' ? claim.account : null;
+  // Never reply to a forged address: the reply would go to whoever the forger chose (SPEC §2.4). This
+  // comes before the rate limit, whose notice is a reply too.
+  if (required(input.authentic, 'authentic') === false) return { kind: 'review', reason: 'forged', account: claimed, reply: null };
   if (input.rateLimit === 'first-over' || input.rateLimit === 'over') {
     return { kind: 'rate-limited', reason: 'rate-limited', account: claimed, reply: input.rateLimit === 'first-over' ? 'rate-limited' : null };
   }
-
-  // Never reply to a forged address: the reply would go to whoever the forger chose (SPEC §2.4).
-  if (required(input.authentic, 'authentic') === false) return { kind: 'review', reason: 'forged', account: claimed, reply: null };
 
   switch (claim.kind) {
     case 'none':

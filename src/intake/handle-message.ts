@@ -97,17 +97,19 @@ export async function handleMessage(raw: Buffer, envelope: Envelope, deps: Intak
 
 type Assessment = Omit<DecideInput, 'classification' | 'forwarding'> & { authSummary: string };
 
-/** Extract → rate limit → verify → the account's state: everything decide() needs about a request. */
+/** Extract → verify → rate limit → the account's state: everything decide() needs about a request. */
 async function assessRequest(msg: ParsedMessage, raw: Buffer, envelope: Envelope, deps: IntakeDeps): Promise<Assessment> {
   const { directory, settings } = deps;
   const from = msg.from?.address ?? '';
   const claim = claimAccount(msg, { defaultDomain: settings.defaultDomain, ownAddresses: settings.ownAddresses, exists: (a) => directory.has(a) });
   const account = claim.kind === 'one' ? claim.account : null;
   const entitled = account !== null && from !== '' && directory.isEntitled(account, from);
-  // Independent look-ups, sent together: one round trip to Redis instead of three.
-  const [rateLimit, auth, accountState] = await Promise.all([
-    countRequest(deps.redis, settings.prefix, { sender: from || envelope.from, account }, settings.rateLimits),
-    deps.authenticate({ raw, from, envelopeFrom: envelope.from, remoteAddress: envelope.remoteAddress, helo: envelope.helo }),
+  const auth = await deps.authenticate({ raw, from, envelopeFrom: envelope.from, remoteAddress: envelope.remoteAddress, helo: envelope.helo });
+  // Only what can be trusted is counted: a forged From must not use up its victim's allowance, and only
+  // an entitled sender counts against the account's, or a stranger writing five times an hour would
+  // keep its owner out of the priority queue. Independent look-ups are sent together.
+  const [rateLimit, accountState] = await Promise.all([
+    auth.authentic ? countRequest(deps.redis, settings.prefix, { sender: from || envelope.from, account: entitled ? account : null }, settings.rateLimits) : ('within' as const),
     account && entitled ? deps.rebuilds.status(account).then((s) => s.state) : undefined,
   ]);
   return { claim, rateLimit, authentic: auth.authentic, entitled, accountState, authSummary: auth.summary };

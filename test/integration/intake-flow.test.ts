@@ -72,6 +72,16 @@ describe('a priority rebuild request over SMTP', () => {
     expect(recorded(file)).toEqual([]);
   });
 
+  test('from strangers claiming an account does not use up its owner\'s rate limit', async () => {
+    desk = await startDesk(redis.url, { RATE_LIMIT_PER_ACCOUNT: '2' }, { workers: false });
+    for (let i = 0; i < 4; i++) {
+      await sendRaw(desk.smtpPort, message({ from: `stranger${i}@evil.example`, subject: 'Priority rebuild', body: 'Account: carol@example.com' }), { from: `stranger${i}@evil.example`, to });
+    }
+    const owner = await sendRaw(desk.smtpPort, message({ from: 'carol@example.com', subject: 'Priority rebuild', body: 'Account: carol@example.com' }), { from: 'carol@example.com', to });
+    expect(await desk.services.requests.get(owner.requestId!)).toMatchObject({ decision: { kind: 'prioritize' } });
+    expect(await desk.services.rebuilds.status('carol@example.com')).toMatchObject({ state: 'prioritized' });
+  });
+
   test('to an address that is not ours is refused with 550 5.1.1', async () => {
     desk = await startDesk(redis.url, {}, { workers: false });
     await expect(sendRaw(desk.smtpPort, message({ from: 'jdoe@example.com', subject: 'Priority rebuild', body: 'x' }), { from: 'jdoe@example.com', to: ['someone@else.example'] })).rejects.toMatchObject({

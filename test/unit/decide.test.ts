@@ -14,6 +14,7 @@ const cases: [string, Partial<DecideInput>, Partial<Decision>][] = [
   ['a sender who may not ask for the account waits for staff', { ...verified, entitled: false }, { kind: 'review', reason: 'not-entitled', reply: 'pending-review' }],
   ['a forged sender goes to staff and gets no reply', { ...verified, authentic: false }, { kind: 'review', reason: 'forged', reply: null }],
   ['a forged sender naming no account still gets no reply', { ...verified, authentic: false, claim: { kind: 'none' } }, { kind: 'review', reason: 'forged', reply: null }],
+  ['a forged sender over the limit still gets no reply', { ...verified, authentic: false, rateLimit: 'first-over' }, { kind: 'review', reason: 'forged', reply: null }],
   ['the first request over the limit gets one notice', { ...verified, rateLimit: 'first-over' }, { kind: 'rate-limited', reply: 'rate-limited' }],
   ['later requests over the limit get silence', { ...verified, rateLimit: 'over' }, { kind: 'rate-limited', reply: null }],
   ['a verified request for an account not queued is prioritized', { ...verified, accountState: 'none' }, { kind: 'prioritize', account: 'jdoe@example.com', reply: 'confirmation' }],
