@@ -47,7 +47,10 @@ export async function runCommand(template: readonly string[], account: string, t
   const started = Date.now();
   const [program, ...args] = argv;
   return new Promise<CommandResult>((resolve, reject) => {
-    const child = spawn(program, args, { shell: false, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REBUILD_ACCOUNT: account } });
+    // A group of its own, so a timeout reaches what the command started too (a wrapper script's
+    // `reconstruct`, a hung NFS call): killing only the direct child would leave them holding its output
+    // open, and the rebuild would outlive REBUILD_TIMEOUT_MS.
+    const child = spawn(program, args, { shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REBUILD_ACCOUNT: account } });
     let tail = Buffer.alloc(0);
     const keep = (chunk: Buffer) => {
       tail = Buffer.concat([tail, chunk]);
@@ -56,25 +59,41 @@ export async function runCommand(template: readonly string[], account: string, t
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
 
+    let settled = false;
+    const settle = (err: CommandFailed | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(killTimer);
+      if (err) reject(err);
+      else resolve({ argv, tail: tail.toString('utf8'), durationMs: Date.now() - started });
+    };
+    const killGroup = (signal: NodeJS.Signals) => {
+      try {
+        if (child.pid) process.kill(-child.pid, signal);
+      } catch {
+        // the group is gone already
+      }
+    };
+
     let timedOut = false;
     let killTimer: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+      killGroup('SIGTERM');
+      killTimer = setTimeout(() => {
+        killGroup('SIGKILL');
+        child.stdout.destroy();
+        child.stderr.destroy();
+        settle(new CommandFailed(`${program} timed out after ${timeoutMs} ms`, tail.toString('utf8'), null));
+      }, KILL_GRACE_MS);
     }, timeoutMs);
 
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(new CommandFailed(`${program}: ${err.message}`, '', null));
-    });
+    child.on('error', (err) => settle(new CommandFailed(`${program}: ${err.message}`, '', null)));
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      clearTimeout(killTimer);
-      const text = tail.toString('utf8');
-      if (timedOut) return reject(new CommandFailed(`${program} timed out after ${timeoutMs} ms`, text, code));
-      if (code !== 0) return reject(new CommandFailed(`${program} exited with ${code ?? signal}`, text, code));
-      resolve({ argv, tail: text, durationMs: Date.now() - started });
+      if (timedOut) return settle(new CommandFailed(`${program} timed out after ${timeoutMs} ms`, tail.toString('utf8'), code));
+      if (code !== 0) return settle(new CommandFailed(`${program} exited with ${code ?? signal}`, tail.toString('utf8'), code));
+      settle(null);
     });
   });
 }
