@@ -47,10 +47,7 @@ export async function runCommand(template: readonly string[], account: string, t
   const started = Date.now();
   const [program, ...args] = argv;
   return new Promise<CommandResult>((resolve, reject) => {
-    // A group of its own, so a timeout reaches what the command started too (a wrapper script's
-    // `reconstruct`, a hung NFS call): killing only the direct child would leave them holding its output
-    // open, and the rebuild would outlive REBUILD_TIMEOUT_MS.
-    const child = spawn(program, args, { shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REBUILD_ACCOUNT: account } });
+    const child = spawn(program, args, { shell: false, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REBUILD_ACCOUNT: account } });
     let tail = Buffer.alloc(0);
     const keep = (chunk: Buffer) => {
       tail = Buffer.concat([tail, chunk]);
@@ -68,21 +65,16 @@ export async function runCommand(template: readonly string[], account: string, t
       if (err) reject(err);
       else resolve({ argv, tail: tail.toString('utf8'), durationMs: Date.now() - started });
     };
-    const killGroup = (signal: NodeJS.Signals) => {
-      try {
-        if (child.pid) process.kill(-child.pid, signal);
-      } catch {
-        // the group is gone already
-      }
-    };
-
     let timedOut = false;
     let killTimer: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
-      killGroup('SIGTERM');
+      child.kill('SIGTERM');
+      // Settled here even if 'close' never comes: something the program started (a wrapper's
+      // `reconstruct`, a hung NFS call) may hold its output open, and the step must not outlive the
+      // timeout by more than the grace, or the account would stay "rebuilding" for ever.
       killTimer = setTimeout(() => {
-        killGroup('SIGKILL');
+        child.kill('SIGKILL');
         child.stdout.destroy();
         child.stderr.destroy();
         settle(new CommandFailed(`${program} timed out after ${timeoutMs} ms`, tail.toString('utf8'), null));
