@@ -16,6 +16,25 @@ import { CommandFailed, InvalidAccount, runCommand } from './run-command';
  * lockDuration the stalled-job check hands the job to another worker (rebuild tools are idempotent).
  */
 
+/** BullMQ's reason for a job that stalled more often than maxStalledCount (moveStalledJobsToWait). */
+const STALLED_OUT = /stalled more than allowable limit/;
+
+/** rebuild → verify → enable, each a command; without REBUILD_COMMAND the rebuild is simulated. */
+async function runSteps(job: Job<RebuildJobData>, steps: RebuildSteps, jobLog: Logger): Promise<void> {
+  const outputs: string[] = [];
+  for (const [name, template] of [['rebuild', steps.rebuild], ['verify', steps.verify], ['enable', steps.enable]] as const) {
+    if (!template) {
+      if (name === 'rebuild' && steps.simulatedMs > 0) await sleep(steps.simulatedMs);
+      continue;
+    }
+    jobLog.info({ step: name }, 'running');
+    const result = await runCommand(template, job.data.account, steps.timeoutMs);
+    outputs.push(`$ ${result.argv.join(' ')}\n${result.tail}`);
+    await job.updateProgress({ step: name, done: true });
+  }
+  if (outputs.length > 0) await job.log(outputs.join('\n'));
+}
+
 export interface RebuildSteps {
   rebuild?: readonly string[];
   verify?: readonly string[];
@@ -56,23 +75,7 @@ export function startRebuildWorker(deps: RebuildWorkerDeps): RebuildWorker {
     const started = Date.now();
     const jobLog = log.child({ job: job.id, account, attempt: job.attemptsMade + 1 });
     try {
-      const outputs: string[] = [];
-      for (const [name, template] of [['rebuild', steps.rebuild], ['verify', steps.verify], ['enable', steps.enable]] as const) {
-        if (!template) {
-          if (name === 'rebuild' && steps.simulatedMs > 0) await sleep(steps.simulatedMs);
-          continue;
-        }
-        jobLog.info({ step: name }, 'running');
-        const result = await runCommand(template, account, steps.timeoutMs);
-        outputs.push(`$ ${result.argv.join(' ')}\n${result.tail}`);
-        await job.updateProgress({ step: name, done: true });
-      }
-      if (outputs.length > 0) await job.log(outputs.join('\n'));
-      await Promise.all([rebuilds.setState(account, 'done'), rebuilds.recordRebuildFinished()]);
-      await deps.onDone(account);
-      deps.metrics.rebuildDuration.observe({ outcome: 'done' }, (Date.now() - started) / 1000);
-      jobLog.info({ ms: Date.now() - started }, 'rebuild done');
-      return { account, ms: Date.now() - started };
+      await runSteps(job, steps, jobLog);
     } catch (err) {
       const detail = err instanceof Error ? err.message : String(err);
       if (err instanceof CommandFailed && err.tail) await job.log(err.tail).catch(() => undefined);
@@ -82,12 +85,23 @@ export function startRebuildWorker(deps: RebuildWorkerDeps): RebuildWorker {
       if (lastAttempt) {
         // Told here rather than in a 'failed' event, so a crash between failing and notifying
         // cannot lose the notice: the job is still ours until this returns.
-        await rebuilds.setState(account, 'failed');
-        await deps.onFailed(account, detail);
+        await reportFailed(account, detail);
         deps.metrics.rebuildDuration.observe({ outcome: 'failed' }, (Date.now() - started) / 1000);
       }
       throw permanent ? new UnrecoverableError(detail) : err;
     }
+    // The mailbox is back. What fails from here on is bookkeeping, not the rebuild: the job is retried
+    // (every step is idempotent, the notices are sent once) and never reported to the customer as failed.
+    await Promise.all([rebuilds.setState(account, 'done'), rebuilds.recordRebuildFinished()]);
+    await deps.onDone(account);
+    deps.metrics.rebuildDuration.observe({ outcome: 'done' }, (Date.now() - started) / 1000);
+    jobLog.info({ ms: Date.now() - started }, 'rebuild done');
+    return { account, ms: Date.now() - started };
+  };
+
+  const reportFailed = async (account: string, detail: string) => {
+    await rebuilds.setState(account, 'failed');
+    await deps.onFailed(account, detail);
   };
 
   const connection = workerConnection(deps.redisUrl);
@@ -101,6 +115,11 @@ export function startRebuildWorker(deps: RebuildWorkerDeps): RebuildWorker {
     maxStalledCount: 3,
   });
   worker.on('error', (err) => log.warn({ err: err.message }, 'rebuild worker connection error'));
+  // A job whose workers kept dying fails without reaching the processor: tell its requesters here.
+  worker.on('failed', (job, err) => {
+    if (!job || !STALLED_OUT.test(err.message)) return;
+    reportFailed(job.data.account, err.message).catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : e, account: job.data.account }, 'could not report a stalled-out rebuild'));
+  });
 
   // Keep enough backlog jobs in BullMQ for every worker slot, and no more (see rebuild-queue.ts).
   const feedTarget = deps.concurrency * 2;
