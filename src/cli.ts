@@ -186,14 +186,23 @@ async function status(args: string[], config: Config): Promise<number> {
 }
 
 async function ingest(args: string[], config: Config, log: Logger): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { sender: { type: 'string' }, recipient: { type: 'string' }, 'client-address': { type: 'string' }, helo: { type: 'string' } },
-  });
+  const usage = 'usage: rebuild-desk ingest FILE|- [--sender=ADDR] [--recipient=ADDR] [--client-address=IP] [--helo=NAME]\n';
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { sender: { type: 'string' }, recipient: { type: 'string' }, 'client-address': { type: 'string' }, helo: { type: 'string' } },
+    });
+  } catch (err) {
+    // The values come from the remote client (its HELO, its sender): a bad one is unusable input.
+    process.stderr.write(`rebuild-desk: ${(err as Error).message}\n${usage}`);
+    return EX_DATAERR;
+  }
+  const { values, positionals } = parsed;
   const [source] = positionals;
   if (!source) {
-    process.stderr.write('usage: rebuild-desk ingest FILE|- [--sender ADDR] [--recipient ADDR] [--client-address IP] [--helo NAME]\n');
+    process.stderr.write(usage);
     return EX_DATAERR;
   }
   let raw: Buffer;

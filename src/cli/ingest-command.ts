@@ -35,7 +35,7 @@ export async function ingestRaw(raw: Buffer, options: IngestOptions, services: S
     const outcome = await handleMessage(
       raw,
       {
-        from: (options.sender ?? returnPath(raw) ?? '').toLowerCase(),
+        from: envelopeSender(options.sender ?? returnPath(raw) ?? ''),
         to: [(options.recipient ?? config.INTAKE_ADDRESSES[0]).toLowerCase()],
         remoteAddress: options.clientAddress ?? '127.0.0.1',
         helo: options.helo ?? 'localhost',
@@ -46,6 +46,15 @@ export async function ingestRaw(raw: Buffer, options: IngestOptions, services: S
   } catch (err) {
     return { code: EX_TEMPFAIL, message: `could not store the message, try again later: ${(err as Error).message}` };
   }
+}
+
+/**
+ * The null sender `<>` reaches a pipe as the MTA spells it: Postfix's `${sender}` is MAILER-DAEMON
+ * (its null_sender setting), others pass `<>` or nothing. All mean a bounce, never to be answered.
+ */
+function envelopeSender(given: string): string {
+  const sender = given.trim().toLowerCase();
+  return sender === '<>' || sender === 'mailer-daemon' ? '' : sender.replace(/^<(.*)>$/, '$1');
 }
 
 /** Without --sender, the Return-Path the delivering MTA added is the envelope sender. */

@@ -105,6 +105,18 @@ describe('the command line', () => {
     expect((await run(['ingest', '-'], { SMTP_MAX_SIZE: '1000' }, big)).code).toBe(65);
   });
 
+  test('ingest reads the null sender as the MTA spells it, and never answers it', async () => {
+    const raw = message({ from: 'jdoe@example.com', subject: 'Priority rebuild', body: 'Account: jdoe' });
+    const result = await run(['ingest', '-', '--sender=MAILER-DAEMON', '--helo=-odd-helo'], {}, raw);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('(ignore)');
+  });
+
+  test('ingest exits 65 for arguments it cannot read', async () => {
+    const result = await run(['ingest', '-', '--helo', '-x'], {}, message({ from: 'jdoe@example.com', subject: 'Priority rebuild', body: 'x' }));
+    expect(result.code).toBe(65);
+  });
+
   test('ingest exits 75 when the request cannot be stored, so the MTA retries', async () => {
     const closed = await freePort();
     const result = await run(['ingest', '-'], { REDIS_URL: `redis://127.0.0.1:${closed}` }, message({ from: 'jdoe@example.com', subject: 'Priority rebuild', body: 'Account: jdoe' }));
