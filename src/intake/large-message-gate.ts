@@ -16,10 +16,28 @@ export class LargeMessageGate {
     this.free = slots;
   }
 
-  /** Resolves with a release function once a slot is free. */
-  async acquire(): Promise<() => void> {
+  /**
+   * Resolves with a release function once a slot is free, or with null after `waitMs`: a sender
+   * trickling a large message holds its slot, and the others must not wait on it for ever.
+   */
+  async acquire(waitMs = Infinity): Promise<(() => void) | null> {
     if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else {
+      const granted = await new Promise<boolean>((resolve) => {
+        const turn = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+        const timer = Number.isFinite(waitMs)
+          ? setTimeout(() => {
+              this.waiting.splice(this.waiting.indexOf(turn), 1);
+              resolve(false);
+            }, waitMs)
+          : undefined;
+        this.waiting.push(turn);
+      });
+      if (!granted) return null;
+    }
     let released = false;
     return () => {
       if (released) return;

@@ -34,6 +34,8 @@ export interface ListenerSettings {
 const LARGE_MESSAGE_BYTES = 1024 * 1024;
 /** Large messages read and handled at once per process: one 10 MiB message peaks near 100 MB. */
 const LARGE_MESSAGE_SLOTS = 1;
+/** How long a large message waits for the slot before its sender is told to try again later (451). */
+const LARGE_MESSAGE_WAIT_MS = 30_000;
 
 export type MessageHandler = (raw: Buffer, envelope: Envelope) => Promise<Outcome>;
 
@@ -117,12 +119,15 @@ export async function startListener(settings: ListenerSettings, handle: MessageH
     },
 
     onData(stream, session, callback) {
-      let release: (() => void) | undefined;
-      const admit = async (size: number) => {
-        if (!release && size > largeMessages.thresholdBytes) release = await largeMessages.acquire();
+      let release: (() => void) | null = null;
+      const admit = async (size: number): Promise<boolean> => {
+        if (release || size <= largeMessages.thresholdBytes) return true;
+        release = await largeMessages.acquire(LARGE_MESSAGE_WAIT_MS);
+        return release !== null;
       };
       readMessage(stream, settings.maxSize, settings.maxHeaderSize, admit)
         .then(async (raw) => {
+          if (raw === 'busy') return reply(callback, new SmtpReply(451, '4.3.0 Too many large messages at once, please try again later'));
           if (raw === 'too-big') return reply(callback, new SmtpReply(552, `5.3.4 Message too big: the limit is ${settings.maxSize} bytes`));
           // 552 5.3.4 like the size limit rather than 554 5.6.0: the message is not malformed (that we
           // accept, SPEC §4.4), it is more header than this system takes, and will be on every retry.
@@ -190,13 +195,14 @@ async function readMessage(
   stream: Readable & { sizeExceeded?: boolean },
   maxSize: number,
   maxHeaderSize: number,
-  admit: (sizeSoFar: number) => Promise<void>,
-): Promise<Buffer | 'too-big' | 'header-too-big'> {
+  admit: (sizeSoFar: number) => Promise<boolean>,
+): Promise<Buffer | 'too-big' | 'header-too-big' | 'busy'> {
   const chunks: Buffer[] = [];
   let size = 0;
   let headerEnded = false;
   let headerTooBig = false;
   let tail = Buffer.alloc(0); // the last bytes seen, so an empty line split across chunks is found
+  let admitted = true;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     if (!headerEnded && !headerTooBig) {
       const window = Buffer.concat([tail, chunk]);
@@ -210,9 +216,10 @@ async function readMessage(
       tail = window.subarray(Math.max(0, window.length - 3));
     }
     size += chunk.length;
-    if (size <= maxSize && !headerTooBig) chunks.push(chunk);
-    await admit(size);
+    if (admitted) admitted = await admit(size);
+    if (admitted && size <= maxSize && !headerTooBig) chunks.push(chunk);
   }
+  if (!admitted) return 'busy';
   if (stream.sizeExceeded || size > maxSize) return 'too-big';
   if (headerTooBig) return 'header-too-big';
   return Buffer.concat(chunks, size);

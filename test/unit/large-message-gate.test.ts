@@ -12,7 +12,7 @@ describe('the large-message gate', () => {
     });
     await new Promise((r) => setImmediate(r));
     expect(thirdIn).toBe(false);
-    first();
+    first!();
     await third;
     expect(thirdIn).toBe(true);
   });
@@ -20,8 +20,8 @@ describe('the large-message gate', () => {
   test('releasing twice frees one slot only', async () => {
     const gate = new LargeMessageGate(1, 1024);
     const release = await gate.acquire();
-    release();
-    release();
+    release!();
+    release!();
     await gate.acquire();
     let secondIn = false;
     void gate.acquire().then(() => {
@@ -29,5 +29,13 @@ describe('the large-message gate', () => {
     });
     await new Promise((r) => setImmediate(r));
     expect(secondIn).toBe(false);
+  });
+
+  test('a message that waits too long for a slot is turned away, and the slot stays with its holder', async () => {
+    const gate = new LargeMessageGate(1, 1024);
+    const held = await gate.acquire();
+    expect(await gate.acquire(50)).toBeNull();
+    held!();
+    expect(await gate.acquire(50)).not.toBeNull();
   });
 });
