@@ -54,8 +54,9 @@ function isEntitled(record: RequestRecord, account: string): boolean {
   if (!isReplyableAddress(record.from)) return false; // nobody to answer
   // Staff may have reassigned the request to another account since it claimed this one.
   if (record.account?.toLowerCase() !== account.toLowerCase()) return false;
-  // A forged sender is never written to (SPEC §5), even after staff queued the account by other means.
-  if (record.decision.kind === 'review' && record.decision.reason === 'forged') return false;
+  // A forged sender is never written to (SPEC §5), even after staff queued the account by other means;
+  // nor the sender of mail that was not a request, whose address was never authenticated.
+  if (record.decision.kind === 'review' && (record.decision.reason === 'forged' || record.decision.reason === 'not-a-request')) return false;
   const kind = record.decision.kind;
   return kind === 'prioritize' || kind === 'unchanged' || record.review === 'approved';
 }

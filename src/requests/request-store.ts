@@ -99,6 +99,20 @@ if KEYS[8] ~= '' then redis.call('ZADD', KEYS[8], ARGV[2], ARGV[1]) end
 return {1, ARGV[1]}
 `;
 
+// Claims an open review item and records the decision in one step, so an item is never off the open
+// list without its decision and history. KEYS: reviewOpen, req, history, accountRequests (or '')
+// ARGV: id, status, historyEntry, account (or '')
+const RESOLVE_SCRIPT = `
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], 'review', ARGV[2])
+redis.call('RPUSH', KEYS[3], ARGV[3])
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[2], 'account', ARGV[4])
+  redis.call('ZADD', KEYS[4], redis.call('HGET', KEYS[2], 'received') or 0, ARGV[1])
+end
+return 1
+`;
+
 export class RequestStore {
   constructor(
     private readonly redis: Redis,
@@ -217,15 +231,19 @@ export class RequestStore {
    * quicker): the first decision stands.
    */
   async resolveReview(id: string, status: 'approved' | 'rejected', entry: HistoryEntry, account?: string): Promise<boolean> {
-    const removed = await this.redis.zrem(this.key('review', 'open'), id);
-    if (removed === 0) return false;
-    const multi = this.redis.multi().hset(this.key('req', id), 'review', status).rpush(this.key('req', id, 'history'), JSON.stringify(entry));
-    if (account) {
-      const record = await this.get(id);
-      multi.hset(this.key('req', id), 'account', account).zadd(this.key('account', account, 'requests'), record?.received ?? Date.now(), id);
-    }
-    await multi.exec();
-    return true;
+    const resolved = await this.redis.eval(
+      RESOLVE_SCRIPT,
+      4,
+      this.key('review', 'open'),
+      this.key('req', id),
+      this.key('req', id, 'history'),
+      account ? this.key('account', account, 'requests') : '',
+      id,
+      status,
+      JSON.stringify(entry),
+      account ?? '',
+    );
+    return resolved === 1;
   }
 
   /** Review items, newest first. */

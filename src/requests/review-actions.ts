@@ -98,8 +98,7 @@ export async function reassign(services: Services, id: string, by: string, accou
   if (!account) throw new ReviewError('invalid-account', id);
   const record = await openItem(services, id);
   if (!services.directory.has(account)) throw new ReviewError('unknown-account', id);
-  await services.requests.addHistory(id, { at: Date.now(), by, action: 'reassigned', detail: `${record.account ?? '(none)'} → ${account}` });
-  return approveFor(services, record, account, by);
+  return approveFor(services, record, account, by, { action: 'reassigned', detail: `${record.account ?? '(none)'} → ${account}` });
 }
 
 export interface RejectResult {
@@ -114,7 +113,7 @@ export interface RejectResult {
 export async function reject(services: Services, id: string, by: string, message?: string): Promise<RejectResult> {
   const record = await openItem(services, id);
   const staffMessage = message?.trim().slice(0, MAX_STAFF_MESSAGE) || undefined;
-  const replies = record.reason !== 'forged' && record.reason !== 'not-a-request' && isReplyableAddress(record.from);
+  const replies = mayBeAnswered(record);
   const detail = [staffMessage ? `message: ${staffMessage}` : 'no message', replies ? 'rejected notice sent' : 'no reply (sender not answered for this reason)'].join('; ');
   await claim(services, id, 'rejected', by, detail);
   if (!replies) return { notice: null };
@@ -132,10 +131,16 @@ export async function reject(services: Services, id: string, by: string, message
   return { notice: 'rejected' };
 }
 
-async function approveFor(services: Services, record: RequestRecord, account: string, by: string): Promise<ApproveResult> {
+async function approveFor(
+  services: Services,
+  record: RequestRecord,
+  account: string,
+  by: string,
+  how: { action: string; detail: string } = { action: 'approved', detail: `account ${account}` },
+): Promise<ApproveResult> {
   if (!services.directory.has(account)) throw new ReviewError('unknown-account', record.id);
-  const replies = record.reason !== 'forged' && isReplyableAddress(record.from);
-  await claim(services, record.id, 'approved', by, `account ${account}`, account);
+  const replies = mayBeAnswered(record);
+  await claim(services, record.id, 'approved', by, how.detail, account, how.action);
   return actOrReopen(services, record, by, async () => {
     const outcome = await services.rebuilds.prioritize(account, 'staff');
     const { position } = await services.rebuilds.status(account);
@@ -158,7 +163,7 @@ async function approveFor(services: Services, record: RequestRecord, account: st
       at: Date.now(),
       by,
       action: 'queued',
-      detail: `${account}: ${outcome}${where}; ${notice ? `${notice} notice sent` : `no reply (${record.reason === 'forged' ? 'the sender failed authentication' : 'no sender address'})`}`,
+      detail: `${account}: ${outcome}${where}; ${notice ? `${notice} notice sent` : `no reply (${record.reason === 'forged' ? 'the sender failed authentication' : record.reason === 'not-a-request' ? 'the sender was never authenticated' : 'no sender address'})`}`,
     });
     return { account, outcome, position, notice };
   });
@@ -183,8 +188,16 @@ async function openItem(services: Services, id: string): Promise<RequestRecord> 
   return record;
 }
 
-async function claim(services: Services, id: string, status: 'approved' | 'rejected', by: string, detail: string, account?: string): Promise<void> {
-  const claimed = await services.requests.resolveReview(id, status, { at: Date.now(), by, action: status, detail }, account);
+/**
+ * Staff decisions are answered only where the bot would have answered: never a forged sender, and never
+ * the sender of mail that was not a request, whose address was never authenticated.
+ */
+function mayBeAnswered(record: RequestRecord): boolean {
+  return record.reason !== 'forged' && record.reason !== 'not-a-request' && isReplyableAddress(record.from);
+}
+
+async function claim(services: Services, id: string, status: 'approved' | 'rejected', by: string, detail: string, account?: string, action: string = status): Promise<void> {
+  const claimed = await services.requests.resolveReview(id, status, { at: Date.now(), by, action, detail }, account);
   if (!claimed) throw new ReviewError('not-open', id);
 }
 

@@ -122,6 +122,9 @@ describe('review actions', () => {
     const { code } = await review('reassign', id, 'dan@example.com');
     expect(code).toBe(0);
     expect(await desk.services.rebuilds.status('dan@example.com')).toMatchObject({ state: 'prioritized' });
+    // Its sender was never authenticated: the bot does not write to it, staff do if they wish.
+    expect(await desk.services.notices.queue.getJob(`${id}-confirmation`)).toBeUndefined();
+    expect((await desk.services.requests.history(id)).find((h) => h.action === 'reassigned')?.detail).toBe('(none) → dan@example.com');
   });
 
   test('reassigning to an account that is not in the directory is refused and leaves the item open', async () => {
