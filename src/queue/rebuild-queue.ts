@@ -1,6 +1,7 @@
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AccountState } from './account-state';
+import { retryOptions, type RetryPolicy } from './retry';
 
 /**
  * The rebuild queue (SPEC §3): one BullMQ job per account, id `a-<account>`, so an account is never
@@ -117,14 +118,7 @@ export function rebuildJobId(account: string): string {
   return `a-${account}`;
 }
 
-export interface RebuildRetry {
-  /** Tries per rebuild, the first included. */
-  attempts: number;
-  /** First backoff delay; each retry waits twice as long as the one before. */
-  delayMs: number;
-}
-
-export const DEFAULT_REBUILD_RETRY: RebuildRetry = { attempts: 5, delayMs: 30_000 };
+export const DEFAULT_REBUILD_RETRY: RetryPolicy = { attempts: 5, delayMs: 30_000 };
 
 export class RebuildQueue {
   readonly queue: Queue<RebuildJobData>;
@@ -132,7 +126,7 @@ export class RebuildQueue {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    private readonly retry: RebuildRetry = DEFAULT_REBUILD_RETRY,
+    private readonly retry: RetryPolicy = DEFAULT_REBUILD_RETRY,
   ) {
     this.queue = new Queue<RebuildJobData>(REBUILD_QUEUE, {
       connection: redis,
@@ -144,10 +138,6 @@ export class RebuildQueue {
         removeOnFail: false,
       },
     });
-  }
-
-  private jobRetry() {
-    return { attempts: this.retry.attempts, backoff: { type: 'exponential', delay: this.retry.delayMs } };
   }
 
   private key(...parts: string[]): string {
@@ -190,7 +180,7 @@ export class RebuildQueue {
       case 'none':
         break;
     }
-    await this.queue.add('rebuild', { account, source }, { jobId, priority: PRIORITY.request, ...this.jobRetry() });
+    await this.queue.add('rebuild', { account, source }, { jobId, priority: PRIORITY.request, ...retryOptions(this.retry) });
     // Sent together, run in this order: clear a finished state, look again (the backlog feeder may have
     // added the same job id at backlog priority just before us, in which case our add did nothing), and
     // only then drop the backlog entry.
@@ -237,7 +227,7 @@ export class RebuildQueue {
       fresh.map((account) => ({
         name: 'rebuild',
         data: { account, source: 'backlog' as const },
-        opts: { jobId: rebuildJobId(account), priority: PRIORITY.backlog, ...this.jobRetry() },
+        opts: { jobId: rebuildJobId(account), priority: PRIORITY.backlog, ...retryOptions(this.retry) },
       })),
     );
     await this.redis.zrem(this.key('backlog'), ...accounts);
